@@ -1,0 +1,2 @@
+//! The `rankscope` command line.
+fn main() {}

@@ -1,0 +1,131 @@
+//! Serializable profile: run metadata, metric descriptions and a flat node table.
+//!
+//! Nodes are stored flat (id, parent, depth) rather than nested so that deep trees neither
+//! overflow a reader's recursion limit nor differ in shape from the HDF5 node table.
+
+use super::Stats;
+use rankscope_collectors::{MetricInfo, Unit};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Schema tag written into every native JSON profile.
+pub const SCHEMA: &str = "rankscope-profile/1";
+
+/// One process's measurements.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Always [`SCHEMA`] for files this version writes.
+    pub schema: String,
+    /// Run metadata: start time, command line, hostname, pid, version, settings, ...
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Every metric that appears in `nodes`.
+    pub metrics: Vec<MetricDesc>,
+    /// Nodes in pre-order: a parent always comes before its children.
+    pub nodes: Vec<NodeRecord>,
+    /// Problems met while measuring (unmatched stops, unavailable collectors), for people.
+    #[serde(default)]
+    pub diagnostics: Vec<String>,
+}
+
+/// How to read one metric's values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricDesc {
+    /// Metric name (`wall_clock`, `page_faults.major`).
+    pub name: String,
+    /// Collector that produced it.
+    pub collector: String,
+    /// Base unit of the integer statistics (`ns`, `B`, `count`, `ppm`).
+    pub unit: String,
+    /// Unit people read (`s`, `MiB`, ``, `%`).
+    pub display_unit: String,
+    /// Factor from `unit` to `display_unit`.
+    pub scale: f64,
+    /// Whether exclusive values (self minus children) make sense.
+    pub additive: bool,
+    /// One line for people.
+    pub description: String,
+}
+
+impl MetricDesc {
+    /// Describes a collector metric.
+    pub fn from_info(collector: &str, info: &MetricInfo) -> Self {
+        MetricDesc {
+            name: info.name.to_string(),
+            collector: collector.to_string(),
+            unit: info.unit.base().to_string(),
+            display_unit: info.unit.display().to_string(),
+            scale: info.unit.scale(),
+            additive: info.additive,
+            description: info.description.to_string(),
+        }
+    }
+
+    /// The base unit, when it is one this version knows.
+    pub fn base_unit(&self) -> Option<Unit> {
+        Unit::from_base(&self.unit)
+    }
+}
+
+/// One node of the call tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Index of this node in [`Profile::nodes`].
+    pub id: usize,
+    /// Parent's id; `None` for top-level nodes.
+    pub parent: Option<usize>,
+    /// 0 for top-level nodes.
+    pub depth: u32,
+    /// Region name.
+    pub name: String,
+    /// Thread index when threads are kept apart (set on the synthetic `thread-N` node and below).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<u32>,
+    /// Start time in ns on the CLOCK_MONOTONIC timeline, for timeline entries only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ns: Option<i64>,
+    /// Statistics per metric name (inclusive values in base units).
+    pub stats: BTreeMap<String, Stats>,
+}
+
+impl Profile {
+    /// An empty profile with the current schema tag.
+    pub fn new() -> Self {
+        Profile {
+            schema: SCHEMA.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// The description of a metric by name.
+    pub fn metric(&self, name: &str) -> Option<&MetricDesc> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// Children of each node, by id (top-level nodes are the children of `None`, returned apart).
+    pub fn children(&self) -> (Vec<usize>, Vec<Vec<usize>>) {
+        let mut top = Vec::new();
+        let mut kids = vec![Vec::new(); self.nodes.len()];
+        for n in &self.nodes {
+            match n.parent {
+                Some(p) => kids[p].push(n.id),
+                None => top.push(n.id),
+            }
+        }
+        (top, kids)
+    }
+
+    /// Exclusive value of `metric` at node `id`: its sum minus its children's sums.
+    /// `None` when the metric is absent there or not additive.
+    pub fn exclusive(&self, id: usize, metric: &str, kids: &[Vec<usize>]) -> Option<i128> {
+        if !self.metric(metric)?.additive {
+            return None;
+        }
+        let own = self.nodes[id].stats.get(metric)?.sum;
+        let children: i128 = kids[id]
+            .iter()
+            .filter_map(|&c| self.nodes[c].stats.get(metric))
+            .map(|s| s.sum)
+            .sum();
+        Some(own - children)
+    }
+}
