@@ -29,9 +29,9 @@ pub fn all() -> &'static [&'static dyn Collector] {
 /// `wall_clock`, `WallClock` and `wall-clock` all name the same collector.
 pub fn find(name: &str) -> Option<&'static dyn Collector> {
     let key = normalize(name);
-    ALL.iter().copied().find(|c| {
-        normalize(c.name()) == key || c.aliases().iter().any(|a| normalize(a) == key)
-    })
+    ALL.iter()
+        .copied()
+        .find(|c| normalize(c.name()) == key || c.aliases().iter().any(|a| normalize(a) == key))
 }
 
 fn normalize(name: &str) -> String {

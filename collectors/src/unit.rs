@@ -46,9 +46,14 @@ impl Unit {
 
     /// Parses the base unit name written by [`Unit::base`].
     pub fn from_base(name: &str) -> Option<Unit> {
-        [Unit::Nanoseconds, Unit::Bytes, Unit::Count, Unit::PartsPerMillion]
-            .into_iter()
-            .find(|u| u.base() == name)
+        [
+            Unit::Nanoseconds,
+            Unit::Bytes,
+            Unit::Count,
+            Unit::PartsPerMillion,
+        ]
+        .into_iter()
+        .find(|u| u.base() == name)
     }
 }
 
@@ -58,7 +63,12 @@ mod tests {
 
     #[test]
     fn base_names_round_trip() {
-        for u in [Unit::Nanoseconds, Unit::Bytes, Unit::Count, Unit::PartsPerMillion] {
+        for u in [
+            Unit::Nanoseconds,
+            Unit::Bytes,
+            Unit::Count,
+            Unit::PartsPerMillion,
+        ] {
             assert_eq!(Unit::from_base(u.base()), Some(u));
         }
         assert_eq!(Unit::from_base("furlongs"), None);

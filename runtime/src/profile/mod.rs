@@ -2,7 +2,9 @@
 //! (`rankscope report`, later the MPI reduction) read back.
 
 mod model;
+mod ranks;
 mod stats;
 
-pub use model::{MetricDesc, NodeRecord, Profile, SCHEMA};
+pub use model::{MetricDesc, NodeRecord, Profile, RankInfo, SCHEMA};
+pub use ranks::RankStats;
 pub use stats::Stats;

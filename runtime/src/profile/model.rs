@@ -20,6 +20,10 @@ pub struct Profile {
     pub metadata: BTreeMap<String, serde_json::Value>,
     /// Every metric that appears in `nodes`.
     pub metrics: Vec<MetricDesc>,
+    /// The processes whose data this holds, in column order of [`NodeRecord::per_rank`].
+    /// One entry for a single process; rank 0's merged result holds every rank.
+    #[serde(default)]
+    pub ranks: Vec<RankInfo>,
     /// Nodes in pre-order: a parent always comes before its children.
     pub nodes: Vec<NodeRecord>,
     /// Problems met while measuring (unmatched stops, unavailable collectors), for people.
@@ -83,8 +87,23 @@ pub struct NodeRecord {
     /// Start time in ns on the CLOCK_MONOTONIC timeline, for timeline entries only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_ns: Option<i64>,
-    /// Statistics per metric name (inclusive values in base units).
+    /// Statistics per metric name over every lap of every rank (inclusive, base units).
     pub stats: BTreeMap<String, Stats>,
+    /// Per metric, one entry per rank of [`Profile::ranks`]: that rank's statistics, or `None`
+    /// where the rank never entered this node.
+    #[serde(default)]
+    pub per_rank: BTreeMap<String, Vec<Option<Stats>>>,
+}
+
+/// Identity of one process in a profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RankInfo {
+    /// MPI rank in MPI_COMM_WORLD (0 without MPI).
+    pub rank: u32,
+    /// Host the rank ran on.
+    pub hostname: String,
+    /// Process id.
+    pub pid: u32,
 }
 
 impl Profile {
