@@ -1,6 +1,7 @@
 //! The finished measurement of one process: what storage produces, writers write and readers
 //! (`rankscope report`, later the MPI reduction) read back.
 
+mod merge;
 mod model;
 mod ranks;
 mod stats;
