@@ -31,11 +31,11 @@ pub fn monotonic_ns() -> i64 {
     };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 /// Nanoseconds on the `CLOCK_MONOTONIC` timeline, read through the fastest source here.
-/// Use it for timestamps (timeline starts); regions use [`WallClock`] samples.
+/// Use it for timestamps (timeline starts); regions use wall-clock samples.
 pub fn now_ns() -> i64 {
     match source() {
         Source::Tsc {

@@ -4,9 +4,18 @@
 //!
 //! Measurement itself lives in `rankscope-collectors`; this crate decides where measurements go.
 
+pub mod bundle;
+pub mod component;
+pub mod lifecycle;
+pub mod mpi;
 pub mod output;
 pub mod profile;
+pub mod region;
+pub mod registry;
 pub mod settings;
+pub mod storage;
 pub mod suggest;
 
+pub use lifecycle::{finalize, get, init};
 pub use rankscope_collectors as collectors;
+pub use region::{start, stop, Guard, Region};

@@ -1,0 +1,149 @@
+//! Bundles: a named set of collectors sampled together at a region's start and stop.
+
+use crate::collectors::{Collector, MAX_RAW};
+use crate::registry::{self, MetricId, UnknownComponent};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// A fixed set of collectors. Bundles are interned and live for the whole process, so regions
+/// hold a `&'static Bundle` and the hot path never allocates or looks anything up.
+pub struct Bundle {
+    collectors: Vec<&'static dyn Collector>,
+    metrics: Vec<MetricId>,
+    raw_len: usize,
+}
+
+impl Bundle {
+    /// The interned bundle for these component names (names or aliases, any case). Duplicates
+    /// are dropped; the wall clock, when present, is sampled innermost so the other collectors'
+    /// own cost does not count as elapsed time.
+    pub fn new<S: AsRef<str>>(names: &[S]) -> Result<&'static Bundle, UnknownComponent> {
+        let mut collectors: Vec<&'static dyn Collector> = Vec::new();
+        for name in names {
+            let c = registry::resolve(name.as_ref())?;
+            if !collectors.iter().any(|k| k.name() == c.name()) {
+                collectors.push(c);
+            }
+        }
+        collectors.sort_by_key(|c| c.name() != "wall_clock");
+        let key: Vec<&'static str> = collectors.iter().map(|c| c.name()).collect();
+        static INTERNED: OnceLock<Mutex<HashMap<Vec<&'static str>, &'static Bundle>>> =
+            OnceLock::new();
+        let mut map = INTERNED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(*map.entry(key).or_insert_with(|| {
+            let metrics = collectors
+                .iter()
+                .flat_map(|&c| {
+                    let first = registry::first_metric(c);
+                    (0..c.metrics().len()).map(move |i| first + i as MetricId)
+                })
+                .collect();
+            let raw_len = collectors.iter().map(|c| c.raw_len()).sum();
+            Box::leak(Box::new(Bundle {
+                collectors,
+                metrics,
+                raw_len,
+            }))
+        }))
+    }
+
+    /// The collectors, wall clock first.
+    pub fn collectors(&self) -> &[&'static dyn Collector] {
+        &self.collectors
+    }
+
+    /// Metric ids in the order [`Bundle::measure`] writes values.
+    pub fn metrics(&self) -> &[MetricId] {
+        &self.metrics
+    }
+
+    /// Raw readings per sample, all collectors together.
+    pub fn raw_len(&self) -> usize {
+        self.raw_len
+    }
+
+    /// Takes the start sample into `raw[..raw_len()]`; the wall clock goes last.
+    #[inline]
+    pub fn sample_start(&self, raw: &mut [i64]) {
+        let mut end = self.raw_len;
+        for c in self.collectors.iter().rev() {
+            let n = c.raw_len();
+            c.sample(&mut raw[end - n..end]);
+            end -= n;
+        }
+    }
+
+    /// Takes the stop sample (wall clock first) and turns it and `start` into metric values,
+    /// `out[..metrics().len()]`.
+    #[inline]
+    pub fn measure(&self, start: &[i64], out: &mut [i64]) {
+        let (mut raw_at, mut out_at) = (0, 0);
+        for c in &self.collectors {
+            let (n, m) = (c.raw_len(), c.metrics().len());
+            let mut stop = [0i64; MAX_RAW];
+            c.sample(&mut stop[..n]);
+            c.delta(
+                &start[raw_at..raw_at + n],
+                &stop[..n],
+                &mut out[out_at..out_at + m],
+            );
+            raw_at += n;
+            out_at += m;
+        }
+    }
+}
+
+/// The bundle named by the `components` setting, re-read when settings change. A bad list
+/// falls back to the wall clock, with the reason on stderr once.
+pub fn default_bundle() -> &'static Bundle {
+    static CACHE: Mutex<Option<(u64, &'static Bundle)>> = Mutex::new(None);
+    let generation = crate::settings::generation();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    match *cache {
+        Some((g, b)) if g == generation => b,
+        _ => {
+            let names = crate::settings::current().components.clone();
+            let b = Bundle::new(&names).unwrap_or_else(|e| {
+                eprintln!("rankscope: warning: setting 'components' (RANKSCOPE_COMPONENTS): {e}; using wall_clock");
+                Bundle::new(&["wall_clock"]).expect("wall_clock exists")
+            });
+            *cache = Some((generation, b));
+            b
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_and_deduplicated_with_wall_clock_first() {
+        let a = Bundle::new(&["peak_rss", "WallClock", "wall_clock"]).unwrap();
+        let b = Bundle::new(&["wall_clock", "peak_rss"]).unwrap();
+        assert!(std::ptr::eq(a, b));
+        let names: Vec<_> = a.collectors().iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["wall_clock", "peak_rss"]);
+        assert_eq!(a.metrics().len(), 2);
+    }
+
+    #[test]
+    fn unknown_component_is_an_error() {
+        let err = Bundle::new(&["wall_clock", "peak_rs"]).err().unwrap();
+        assert_eq!(err.suggestion, Some("peak_rss"));
+    }
+
+    #[test]
+    fn measures_elapsed_time() {
+        let b = Bundle::new(&["wall_clock"]).unwrap();
+        let mut raw = [0i64; 8];
+        let mut out = [0i64; 8];
+        b.sample_start(&mut raw);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        b.measure(&raw, &mut out);
+        assert!(out[0] >= 5_000_000, "{}", out[0]);
+    }
+}

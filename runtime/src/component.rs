@@ -1,0 +1,142 @@
+//! One collector used on its own: start/stop/get like a stopwatch, push/pop into storage.
+
+use crate::bundle::Bundle;
+use crate::collectors::{Collector, MetricInfo, MAX_RAW};
+use crate::registry::{self, UnknownComponent};
+use crate::storage::{self, NameId, Token};
+
+/// Most metrics one collector has.
+const MAX_METRICS: usize = 4;
+
+/// A single collector with its own running total, independent of regions.
+///
+/// `start`/`stop` measure a lap and add it to the component's total; `get` reads the total in
+/// display units. `push` places the component in this thread's call tree under the running
+/// region, and `pop` stores the total accumulated since `push` there as one lap.
+pub struct Component {
+    collector: &'static dyn Collector,
+    bundle: &'static Bundle,
+    label: NameId,
+    start: [i64; MAX_RAW],
+    running: bool,
+    total: [i64; MAX_METRICS],
+    laps: u64,
+    pushed: Option<(Token, [i64; MAX_METRICS])>,
+}
+
+impl Component {
+    /// A component of kind `kind` (a collector name or alias) labelled `label` in the tree.
+    pub fn new(kind: &str, label: &str) -> Result<Component, UnknownComponent> {
+        let collector = registry::resolve(kind)?;
+        Ok(Component {
+            collector,
+            bundle: Bundle::new(&[collector.name()])?,
+            label: storage::intern(label),
+            start: [0; MAX_RAW],
+            running: false,
+            total: [0; MAX_METRICS],
+            laps: 0,
+            pushed: None,
+        })
+    }
+
+    /// The collector's metrics, in the order of [`Component::values`].
+    pub fn metrics(&self) -> &'static [MetricInfo] {
+        self.collector.metrics()
+    }
+
+    /// The collector's canonical name.
+    pub fn kind(&self) -> &'static str {
+        self.collector.name()
+    }
+
+    /// The label given at creation.
+    pub fn label(&self) -> String {
+        storage::name_of(self.label).to_string()
+    }
+
+    /// Starts a lap (a second start restarts it).
+    pub fn start(&mut self) {
+        self.collector
+            .sample(&mut self.start[..self.collector.raw_len()]);
+        self.running = true;
+    }
+
+    /// Ends the lap and adds it to the total; a stop without a start does nothing.
+    pub fn stop(&mut self) {
+        if !self.running {
+            return;
+        }
+        let n = self.collector.raw_len();
+        let mut stop = [0i64; MAX_RAW];
+        self.collector.sample(&mut stop[..n]);
+        let mut lap = [0i64; MAX_METRICS];
+        let m = self.metrics().len();
+        self.collector
+            .delta(&self.start[..n], &stop[..n], &mut lap[..m]);
+        for (t, v) in self.total.iter_mut().zip(&lap[..m]) {
+            *t += v;
+        }
+        self.laps += 1;
+        self.running = false;
+    }
+
+    /// Laps measured so far.
+    pub fn laps(&self) -> u64 {
+        self.laps
+    }
+
+    /// Totals in base units, one per metric. Ratios (cpu_util) are averaged over laps.
+    pub fn values(&self) -> Vec<i64> {
+        self.metrics()
+            .iter()
+            .zip(self.total)
+            .map(|(info, t)| {
+                if info.additive || self.laps == 0 {
+                    t
+                } else {
+                    t / self.laps as i64
+                }
+            })
+            .collect()
+    }
+
+    /// The first metric's total in its display unit (seconds, MiB, %, count).
+    pub fn get(&self) -> f64 {
+        self.values()[0] as f64 * self.metrics()[0].unit.scale()
+    }
+
+    /// Places the component in the call tree under the running region.
+    pub fn push(&mut self) {
+        if self.pushed.is_none() {
+            self.pushed = Some((storage::enter(self.label, self.bundle), self.total));
+        }
+    }
+
+    /// Stores the laps measured since [`Component::push`] as one lap of its tree node.
+    pub fn pop(&mut self) {
+        if let Some((token, at_push)) = self.pushed.take() {
+            let m = self.metrics().len();
+            let mut lap = [0i64; MAX_METRICS];
+            for i in 0..m {
+                lap[i] = self.total[i] - at_push[i];
+            }
+            storage::leave(token, &lap[..m]);
+        }
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let info = &self.metrics()[0];
+        write!(
+            f,
+            "{} ({}): {:.6} {} ({} laps)",
+            self.label(),
+            self.kind(),
+            self.get(),
+            info.unit.display(),
+            self.laps
+        )
+    }
+}

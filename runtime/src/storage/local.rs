@@ -1,0 +1,277 @@
+//! The hot path: each thread's stack of open regions, and starting and stopping them.
+
+use super::config::{self, Config};
+use super::names::{self, NameId};
+use super::store::ThreadStore;
+use super::tree::{NodeId, Slots, ROOT};
+use crate::bundle::Bundle;
+use crate::collectors::now_ns;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Most metrics one bundle can measure (every collector together has fewer).
+pub const MAX_BUNDLE_METRICS: usize = 64;
+
+/// Marks a frame that records nothing (disabled, or deeper than max_depth).
+const NO_NODE: NodeId = NodeId::MAX;
+
+/// Names a started region so that its stop can be checked against the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    depth: u32,
+    name: NameId,
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    node: NodeId,
+    slots: Slots,
+    bundle: &'static Bundle,
+    raw_at: u32,
+    name: NameId,
+    /// Values come from the caller at stop (a component's push/pop), not from sampling.
+    external: bool,
+}
+
+struct Local {
+    store: Arc<ThreadStore>,
+    frames: Vec<Frame>,
+    raw: Vec<i64>,
+    config: Config,
+    generation: u64,
+}
+
+thread_local! {
+    static LOCAL: UnsafeCell<Option<Local>> = const { UnsafeCell::new(None) };
+}
+
+/// Runs `f` on this thread's state; `None` while the thread is being torn down.
+#[inline]
+fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|cell| {
+            // SAFETY: the state is thread-local and `f` never re-enters this function.
+            let local = unsafe { &mut *cell.get() };
+            f(local.get_or_insert_with(Local::new))
+        })
+        .ok()
+}
+
+/// Starts a region on this thread. Never fails: a region that cannot be recorded (rankscope
+/// disabled, deeper than max_depth) is still tracked so that its stop matches.
+#[inline]
+pub fn start(name: NameId, bundle: &'static Bundle) -> Token {
+    with_local(|l| l.start(name, bundle, false)).unwrap_or(Token {
+        depth: u32::MAX,
+        name,
+    })
+}
+
+/// Enters a node without sampling: the caller supplies the values at [`leave`]. This is how a
+/// component measured on its own (start/stop) stores its laps (push/pop).
+pub fn enter(name: NameId, bundle: &'static Bundle) -> Token {
+    with_local(|l| l.start(name, bundle, true)).unwrap_or(Token {
+        depth: u32::MAX,
+        name,
+    })
+}
+
+/// Leaves a node entered with [`enter`], recording `values` (in the bundle's metric order)
+/// as one lap.
+pub fn leave(token: Token, values: &[i64]) {
+    with_local(|l| {
+        let depth = token.depth as usize;
+        if l.frames
+            .get(depth)
+            .is_some_and(|f| f.external && f.name == token.name)
+        {
+            l.close_above(token);
+            let f = l.frames.pop().expect("checked above");
+            if f.node != NO_NODE {
+                // SAFETY: owning thread; recording goes through atomic cells only.
+                unsafe { l.store.owner_tree() }.record(f.node, f.slots, f.bundle.metrics(), values);
+            }
+        } else {
+            l.stop(token);
+        }
+    });
+}
+
+/// Stops the region `token` started. Stopping out of order stops the inner regions first;
+/// stopping a region that is not running records nothing. Both are reported as diagnostics.
+#[inline]
+pub fn stop(token: Token) {
+    with_local(|l| l.stop(token));
+}
+
+/// Stops the innermost running region called `name` (see [`stop`]).
+pub fn stop_named(name: NameId) {
+    with_local(|l| match l.frames.iter().rposition(|f| f.name == name) {
+        Some(depth) => l.stop(Token {
+            depth: depth as u32,
+            name,
+        }),
+        None => l.diagnose(format!(
+            "stop('{}') without a matching start: ignored",
+            names::resolve(name)
+        )),
+    });
+}
+
+/// Names of the regions open on this thread, outermost first.
+pub fn open_regions() -> Vec<String> {
+    with_local(|l| {
+        l.frames
+            .iter()
+            .map(|f| names::resolve(f.name).to_string())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl Local {
+    fn new() -> Local {
+        let (generation, config) = config::current();
+        Local {
+            store: ThreadStore::register(),
+            frames: Vec::with_capacity(64),
+            raw: Vec::with_capacity(256),
+            config,
+            generation,
+        }
+    }
+
+    #[inline]
+    fn start(&mut self, name: NameId, bundle: &'static Bundle, external: bool) -> Token {
+        if config::generation() != self.generation {
+            (self.generation, self.config) = config::current();
+        }
+        let depth = self.frames.len() as u32;
+        let parent = match (self.config.flat, self.frames.last()) {
+            (false, Some(f)) => f.node,
+            _ => ROOT,
+        };
+        let recorded = self.config.enabled && parent != NO_NODE && depth < self.config.max_depth;
+        let (node, slots) = if recorded {
+            self.place(parent, name, bundle)
+        } else {
+            (NO_NODE, Slots::Scattered)
+        };
+        let raw_at = self.raw.len();
+        if node != NO_NODE && !external {
+            self.raw.resize(raw_at + bundle.raw_len(), 0);
+            bundle.sample_start(&mut self.raw[raw_at..]);
+        }
+        self.frames.push(Frame {
+            node,
+            slots,
+            bundle,
+            raw_at: raw_at as u32,
+            name,
+            external,
+        });
+        Token { depth, name }
+    }
+
+    /// Finds or creates the node and its metric cells.
+    #[inline]
+    fn place(&mut self, parent: NodeId, name: NameId, bundle: &Bundle) -> (NodeId, Slots) {
+        let metrics = bundle.metrics();
+        let store = &*self.store;
+        // SAFETY: this is the owning thread; the reference ends before any `modify`.
+        let found = (!self.config.timeline)
+            .then(|| unsafe { store.owner_tree() }.child(parent, name))
+            .flatten();
+        let node = match found {
+            Some(n) => n,
+            None => {
+                let start = self.config.timeline.then(now_ns);
+                // SAFETY: owning thread, no tree reference held.
+                unsafe { store.modify(|t| t.add_child(parent, name, start)) }
+            }
+        };
+        // SAFETY: as above.
+        let slots = match unsafe { store.owner_tree() }.slots(node, metrics) {
+            Some(s) => s,
+            // SAFETY: owning thread, the reference above has ended.
+            None => unsafe { store.modify(|t| t.add_slots(node, metrics)) },
+        };
+        (node, slots)
+    }
+
+    #[inline]
+    fn stop(&mut self, token: Token) {
+        let depth = token.depth as usize;
+        if depth >= self.frames.len() || self.frames[depth].name != token.name {
+            self.diagnose(format!(
+                "stop of '{}' which is not running: ignored",
+                names::resolve(token.name)
+            ));
+            return;
+        }
+        self.close_above(token);
+        let frame = self.frames.pop().expect("depth < len");
+        self.finish(frame);
+    }
+
+    /// Stops the regions still running inside `token`'s, reporting each.
+    fn close_above(&mut self, token: Token) {
+        while self.frames.len() > token.depth as usize + 1 {
+            let inner = self.frames.pop().expect("len > depth + 1");
+            self.finish(inner);
+            self.diagnose(format!(
+                "'{}' stopped while '{}' inside it was still running: stopped '{}' too",
+                names::resolve(token.name),
+                names::resolve(inner.name),
+                names::resolve(inner.name)
+            ));
+        }
+    }
+
+    #[inline]
+    fn finish(&mut self, f: Frame) {
+        if f.node == NO_NODE || f.external {
+            return;
+        }
+        let mut values = [0i64; MAX_BUNDLE_METRICS];
+        let metrics = f.bundle.metrics();
+        f.bundle
+            .measure(&self.raw[f.raw_at as usize..], &mut values[..metrics.len()]);
+        // SAFETY: owning thread; recording goes through atomic cells only.
+        unsafe { self.store.owner_tree() }.record(f.node, f.slots, metrics, &values);
+        self.raw.truncate(f.raw_at as usize);
+    }
+
+    fn diagnose(&self, text: String) {
+        report(&text);
+        self.store
+            .diagnose(format!("thread {}: {text}", self.store.index));
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if !self.frames.is_empty() {
+            let open: Vec<_> = self
+                .frames
+                .iter()
+                .map(|f| names::resolve(f.name).to_string())
+                .collect();
+            self.diagnose(format!(
+                "thread ended with regions still running (not recorded): {}",
+                open.join(" > ")
+            ));
+        }
+    }
+}
+
+/// Prints the first few problems to stderr (never stdout, which belongs to the application).
+fn report(text: &str) {
+    static PRINTED: AtomicUsize = AtomicUsize::new(0);
+    match PRINTED.fetch_add(1, Relaxed) {
+        n if n < 5 => eprintln!("rankscope: warning: {text}"),
+        5 => eprintln!("rankscope: warning: further region problems are only kept in the outputs"),
+        _ => {}
+    }
+}

@@ -1,0 +1,18 @@
+//! Where measurements go: per-thread call trees, and the [`Profile`](crate::profile::Profile)
+//! of the whole process built from them.
+//!
+//! Each thread owns a tree (an arena of nodes with interned names); starting and stopping a
+//! region touches only that thread's state and never allocates once the node exists. Readers
+//! (`get`) copy every thread's tree, live or ended, without stopping the owners.
+
+mod cell;
+mod config;
+mod local;
+mod names;
+mod snapshot;
+mod store;
+mod tree;
+
+pub use local::{enter, leave, open_regions, start, stop, stop_named, Token, MAX_BUNDLE_METRICS};
+pub use names::{intern, resolve as name_of, NameId};
+pub use snapshot::profile;

@@ -1,0 +1,87 @@
+//! Turning thread trees into a [`Profile`]: collapsed into one tree, or one subtree per thread.
+
+use super::names;
+use super::store::ThreadStore;
+use super::tree::NodeCopy;
+use crate::profile::{MetricDesc, NodeRecord, Profile, RankInfo, Stats};
+use crate::registry;
+use std::collections::BTreeMap;
+
+/// This process's data. `collapse_threads` merges every thread into one tree by path;
+/// otherwise each thread becomes a top-level `thread-N` node holding its own tree.
+/// Reads live threads without stopping them.
+pub fn profile(collapse_threads: bool, rank: RankInfo) -> Profile {
+    let mut out = Profile::new();
+    out.ranks = vec![rank];
+    for store in ThreadStore::all() {
+        let copy = store.read(|t| t.copy());
+        let mut part = thread_profile(copy, &out.ranks);
+        part.diagnostics = store.diagnostics();
+        if part.nodes.is_empty() && part.diagnostics.is_empty() {
+            continue;
+        }
+        if collapse_threads {
+            out.merge_same_rank(&part);
+        } else {
+            append_under_thread(&mut out, part, store.index);
+        }
+    }
+    out
+}
+
+fn thread_profile(copy: Vec<(Option<usize>, NodeCopy)>, ranks: &[RankInfo]) -> Profile {
+    let mut p = Profile::new();
+    p.ranks = ranks.to_vec();
+    let mut seen = BTreeMap::new();
+    for (id, (parent, n)) in copy.into_iter().enumerate() {
+        let mut stats = BTreeMap::new();
+        let mut per_rank = BTreeMap::new();
+        for (m, s) in n.stats {
+            let entry = registry::metric(m);
+            seen.entry(m)
+                .or_insert_with(|| MetricDesc::from_info(entry.collector.name(), entry.info));
+            stats.insert(entry.info.name.to_string(), s);
+            per_rank.insert(entry.info.name.to_string(), vec![Some(s)]);
+        }
+        p.nodes.push(NodeRecord {
+            id,
+            parent,
+            depth: n.depth - 1,
+            name: names::resolve(n.name).to_string(),
+            thread: None,
+            start_ns: n.start_ns,
+            stats,
+            per_rank,
+        });
+    }
+    p.metrics = seen.into_values().collect();
+    p
+}
+
+/// Adds `part` below a new top-level `thread-N` node of `out`.
+fn append_under_thread(out: &mut Profile, part: Profile, thread: u32) {
+    let base = out.nodes.len();
+    out.nodes.push(NodeRecord {
+        id: base,
+        parent: None,
+        depth: 0,
+        name: format!("thread-{thread}"),
+        thread: Some(thread),
+        start_ns: None,
+        stats: BTreeMap::<String, Stats>::new(),
+        per_rank: BTreeMap::new(),
+    });
+    for mut n in part.nodes {
+        n.id += base + 1;
+        n.parent = Some(n.parent.map_or(base, |p| p + base + 1));
+        n.depth += 1;
+        n.thread = Some(thread);
+        out.nodes.push(n);
+    }
+    for m in part.metrics {
+        if out.metric(&m.name).is_none() {
+            out.metrics.push(m);
+        }
+    }
+    out.diagnostics.extend(part.diagnostics);
+}
