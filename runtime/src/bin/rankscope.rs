@@ -1,2 +1,267 @@
-//! The `rankscope` command line.
-fn main() {}
+//! The `rankscope` command line: list components, print reports of saved profiles, print the
+//! settings reference.
+//!
+//! Exit codes: 0 success, 1 a file that cannot be read or is not a profile, 2 bad usage.
+
+use rankscope::collectors::{self, Availability};
+use rankscope::output::{read_profile, text_report, TextOptions};
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const HELP: &str = "\
+rankscope: MPI-aware profiling runtime
+
+Usage: rankscope <COMMAND> [ARGS]
+
+Commands:
+  components          List every collector, its metrics, and whether it works here
+  report FILE         Print the text report of a JSON profile
+  settings            Print the settings reference (Markdown)
+  help [COMMAND]      Print this help, or a command's help
+
+Options:
+  -h, --help          Print help
+  -V, --version       Print the version
+
+Exit status: 0 success, 1 unreadable or invalid file, 2 bad usage.
+";
+
+const COMPONENTS_HELP: &str = "\
+List every collector this build knows, with its aliases, its metrics (name and display unit),
+and whether it works on this machine; when it does not, the reason.
+
+Usage: rankscope components
+";
+
+const REPORT_HELP: &str = "\
+Print the text report of a native JSON profile (profile.json).
+
+Usage: rankscope report FILE [--precision N] [--width N] [--scientific]
+
+Options:
+  --precision N       Digits after the decimal point (default: setting precision, 3)
+  --width N           Minimum width of the value columns (default: setting width, 12)
+  --scientific        Scientific notation (default: setting scientific, off)
+  -h, --help          Print help
+
+Defaults come from RANKSCOPE_PRECISION, RANKSCOPE_WIDTH and RANKSCOPE_SCIENTIFIC when set.
+";
+
+const SETTINGS_HELP: &str = "\
+Print the reference of every setting (name, environment variable, type, default, accepted
+values, description) as a Markdown table.
+
+Usage: rankscope settings
+";
+
+/// Largest accepted `--precision` and `--width`: far beyond any useful report, small enough
+/// that a typo cannot make the report allocate gigabytes of padding.
+const MAX_PRECISION: usize = 60;
+const MAX_WIDTH: usize = 1000;
+
+/// Why the command failed, which decides the exit code.
+enum Failure {
+    /// Bad usage: exit code 2.
+    Usage(String),
+    /// A file that cannot be read or is not a profile: exit code 1.
+    File(String),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("rankscope: {msg}\nTry 'rankscope --help'.");
+            ExitCode::from(2)
+        }
+        Err(Failure::File(msg)) => {
+            eprintln!("rankscope: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &[OsString]) -> Result<(), Failure> {
+    let Some(first) = args.first() else {
+        return Err(Failure::Usage("missing command".into()));
+    };
+    let rest = &args[1..];
+    match text(first)? {
+        "-h" | "--help" => print(HELP),
+        "-V" | "--version" => print(&format!("rankscope {}\n", env!("CARGO_PKG_VERSION"))),
+        "help" => match rest.first().map(text).transpose()? {
+            None => print(HELP),
+            Some(cmd) => print(help_of(cmd)?),
+        },
+        "components" => match wants_help("components", rest)? {
+            true => print(COMPONENTS_HELP),
+            false => print(&components()),
+        },
+        "settings" => match wants_help("settings", rest)? {
+            true => print(SETTINGS_HELP),
+            false => print(&rankscope::settings::markdown()),
+        },
+        "report" => report(rest),
+        other => Err(Failure::Usage(format!(
+            "unknown command '{other}'{}",
+            did_you_mean(other, &["components", "report", "settings", "help"])
+        ))),
+    }
+}
+
+fn help_of(command: &str) -> Result<&'static str, Failure> {
+    match command {
+        "components" => Ok(COMPONENTS_HELP),
+        "report" => Ok(REPORT_HELP),
+        "settings" => Ok(SETTINGS_HELP),
+        "help" => Ok(HELP),
+        other => Err(Failure::Usage(format!(
+            "no help for unknown command '{other}'"
+        ))),
+    }
+}
+
+/// For a command that takes no arguments: true when asked for its help, an error for anything else.
+fn wants_help(cmd: &str, rest: &[OsString]) -> Result<bool, Failure> {
+    match rest.first().map(text).transpose()? {
+        None => Ok(false),
+        Some("-h" | "--help") if rest.len() == 1 => Ok(true),
+        Some(arg) => Err(Failure::Usage(format!(
+            "'{cmd}' takes no argument, got '{arg}'"
+        ))),
+    }
+}
+
+fn report(args: &[OsString]) -> Result<(), Failure> {
+    let s = rankscope::settings::current();
+    let mut opts = TextOptions {
+        precision: s.precision as usize,
+        width: s.width as usize,
+        scientific: s.scientific,
+    };
+    let mut file: Option<PathBuf> = None;
+    let mut only_files = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let Some(flag) = arg
+            .to_str()
+            .filter(|a| !only_files && a.starts_with('-') && *a != "-")
+        else {
+            if file.replace(PathBuf::from(arg)).is_some() {
+                return Err(Failure::Usage("'report' takes one FILE".into()));
+            }
+            continue;
+        };
+        // `--flag=value` and `--flag value` are both accepted.
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let mut value = || -> Result<String, Failure> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => it
+                    .next()
+                    .map(|v| text(v).map(str::to_string))
+                    .transpose()?
+                    .ok_or_else(|| Failure::Usage(format!("{name} needs a value"))),
+            }
+        };
+        match name {
+            "-h" | "--help" => return print(REPORT_HELP),
+            "--" => only_files = true,
+            "--precision" => opts.precision = bounded(name, &value()?, MAX_PRECISION)?,
+            "--width" => opts.width = bounded(name, &value()?, MAX_WIDTH)?,
+            "--scientific" if inline.is_none() => opts.scientific = true,
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "unknown option '{flag}' for 'report'{}",
+                    did_you_mean(name, &["--precision", "--width", "--scientific", "--help"])
+                )))
+            }
+        }
+    }
+    let Some(file) = file else {
+        return Err(Failure::Usage(
+            "'report' needs a FILE (a profile.json)".into(),
+        ));
+    };
+    let profile = read_profile(&file).map_err(|e| Failure::File(e.to_string()))?;
+    print(&text_report(&profile, &opts))
+}
+
+fn bounded(name: &str, value: &str, max: usize) -> Result<usize, Failure> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|v| *v <= max)
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "{name} expects a whole number from 0 to {max}, got '{value}'"
+            ))
+        })
+}
+
+/// The `components` listing: one block per collector.
+fn components() -> String {
+    let all = collectors::all();
+    let width = all.iter().map(|c| c.name().len()).max().unwrap_or(0);
+    let mut out = String::new();
+    let mut available = 0;
+    for c in all {
+        let status = match c.probe() {
+            Availability::Available => {
+                available += 1;
+                "available".to_string()
+            }
+            Availability::Unavailable(why) => format!("unavailable: {why}"),
+        };
+        out.push_str(&format!("{:<width$}  {status}\n", c.name()));
+        out.push_str(&format!("    {}\n", c.description()));
+        if !c.aliases().is_empty() {
+            out.push_str(&format!("    aliases: {}\n", c.aliases().join(", ")));
+        }
+        for m in c.metrics() {
+            // Counts have no display unit of their own; their base unit says what they count.
+            let unit = match m.unit.display() {
+                "" => m.unit.base(),
+                u => u,
+            };
+            out.push_str(&format!(
+                "    metric {} [{unit}]: {}\n",
+                m.name, m.description
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "{available} of {} collectors available here\n",
+        all.len()
+    ));
+    out
+}
+
+/// A command-line word as UTF-8; only FILE may be anything else.
+fn text(arg: &OsString) -> Result<&str, Failure> {
+    arg.to_str()
+        .ok_or_else(|| Failure::Usage(format!("argument {arg:?} is not valid UTF-8")))
+}
+
+fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    rankscope::suggest::closest(word, candidates.iter().copied())
+        .map(|c| format!(" (did you mean '{c}'?)"))
+        .unwrap_or_default()
+}
+
+/// Writes to stdout. A closed pipe (`rankscope report f | head`) is a normal end, not an error.
+fn print(s: &str) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::File(format!("writing to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,1 +1,151 @@
-//! Output writers.
+//! Output writers: where a finished [`Profile`] goes.
+//!
+//! [`write_all`] claims a fresh folder and writes every enabled output into it. Each output is
+//! one entry of the short list in [`outputs`]: a file name and a function from the profile to
+//! bytes. Later writers (HDF5, Caliper json-split, trace) are one more entry each.
+
+mod check;
+pub mod dart;
+mod derived;
+pub mod folder;
+pub mod json;
+#[cfg(test)]
+mod sample;
+pub mod text;
+
+pub use check::check;
+pub use dart::dart_lines;
+pub use folder::{write_atomic, OutputDir};
+pub use json::{parse_profile, read_profile, to_json};
+pub use text::{render as text_report, TextOptions};
+
+use crate::profile::Profile;
+use std::io;
+use std::path::PathBuf;
+
+/// What to write and where; filled from the settings by the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputOptions {
+    /// Output folder (setting `output_path`); suffixed `-1`, `-2`, ... when it exists.
+    pub output_path: PathBuf,
+    /// Put outputs in a timestamped subfolder of `output_path` (setting `time_output`).
+    pub time_output: bool,
+    /// Prepended to every file name (setting `output_prefix`).
+    pub prefix: String,
+    /// Write `profile.json` (setting `json_output`).
+    pub json_output: bool,
+    /// Write `report.txt` (setting `text_output`).
+    pub text_output: bool,
+    /// Write `dart.txt` (setting `dart_output`).
+    pub dart_output: bool,
+    /// Nodes per metric in `dart.txt` (setting `dart_count`).
+    pub dart_count: usize,
+    /// Number format of the text report.
+    pub text: TextOptions,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions {
+            output_path: PathBuf::from(folder::DEFAULT_FOLDER),
+            time_output: false,
+            prefix: String::new(),
+            json_output: true,
+            text_output: true,
+            dart_output: false,
+            dart_count: 1,
+            text: TextOptions::default(),
+        }
+    }
+}
+
+/// Turns a profile into the bytes of one output file.
+type Render = fn(&Profile, &OutputOptions) -> io::Result<Vec<u8>>;
+
+/// Every output: whether the options enable it, its file name, how to produce it.
+fn outputs(o: &OutputOptions) -> [(bool, &'static str, Render); 3] {
+    [
+        (o.json_output, "profile.json", |p, _| to_json(p)),
+        (o.text_output, "report.txt", |p, o| {
+            Ok(text_report(p, &o.text).into_bytes())
+        }),
+        (o.dart_output, "dart.txt", |p, o| {
+            let mut lines = dart_lines(p, o.dart_count).join("\n");
+            lines.push('\n');
+            Ok(lines.into_bytes())
+        }),
+    ]
+}
+
+/// Claims a new output folder and writes every enabled output there; returns the files written.
+/// Creates no folder when nothing is enabled. One failing output does not stop the others: the
+/// error then lists every failure and what was written anyway.
+pub fn write_all(profile: &Profile, o: &OutputOptions) -> io::Result<Vec<PathBuf>> {
+    let enabled: Vec<_> = outputs(o).into_iter().filter(|w| w.0).collect();
+    if enabled.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = OutputDir::create(&o.output_path, o.time_output, &o.prefix)?;
+    let (mut written, mut failed) = (Vec::new(), Vec::new());
+    for (_, name, render) in enabled {
+        match render(profile, o).and_then(|bytes| dir.write(name, &bytes)) {
+            Ok(path) => written.push(path),
+            Err(e) => failed.push(e),
+        }
+    }
+    match failed.len() {
+        0 => Ok(written),
+        _ => {
+            let mut msg: Vec<String> = failed.iter().map(|e| e.to_string()).collect();
+            if !written.is_empty() {
+                let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+                msg.push(format!("written anyway: {}", names.join(", ")));
+            }
+            Err(io::Error::new(failed[0].kind(), msg.join("; ")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_enabled_outputs_into_a_fresh_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = OutputOptions {
+            output_path: tmp.path().join("out"),
+            prefix: "t-".into(),
+            dart_output: true,
+            ..Default::default()
+        };
+        let p = sample::single();
+        let files = write_all(&p, &o).unwrap();
+        let dir = tmp.path().join("out");
+        assert_eq!(
+            files,
+            [
+                dir.join("t-profile.json"),
+                dir.join("t-report.txt"),
+                dir.join("t-dart.txt")
+            ]
+        );
+        assert_eq!(read_profile(&files[0]).unwrap(), p);
+        let report = std::fs::read_to_string(&files[1]).unwrap();
+        assert_eq!(report, text_report(&p, &TextOptions::default()));
+        let dart = std::fs::read_to_string(&files[2]).unwrap();
+        assert_eq!(dart.lines().count(), 2, "dart_count 1, two metrics");
+
+        let again = write_all(&p, &o).unwrap();
+        assert_eq!(again[0], tmp.path().join("out-1/t-profile.json"));
+
+        let none = OutputOptions {
+            output_path: tmp.path().join("nothing"),
+            json_output: false,
+            text_output: false,
+            ..Default::default()
+        };
+        assert!(write_all(&p, &none).unwrap().is_empty());
+        assert!(!tmp.path().join("nothing").exists());
+    }
+}

@@ -1,0 +1,90 @@
+//! Structural checks of a profile read from a file, so that a damaged or hand-edited file gives
+//! a sentence instead of an index panic deep inside a writer.
+
+use crate::profile::Profile;
+use std::collections::BTreeSet;
+
+/// Checks what writers rely on: node ids equal their position, parents come first, depths
+/// follow parents, every metric at a node is described, and every per-rank column list has
+/// one entry per rank. Returns the first problem found.
+pub fn check(p: &Profile) -> Result<(), String> {
+    let described: BTreeSet<&str> = p.metrics.iter().map(|m| m.name.as_str()).collect();
+    for (i, n) in p.nodes.iter().enumerate() {
+        let at = || format!("node {i} ({:?})", n.name);
+        if n.id != i {
+            return Err(format!(
+                "{} has id {}, expected its position {i}",
+                at(),
+                n.id
+            ));
+        }
+        let expected_depth = match n.parent {
+            Some(parent) if parent >= i => {
+                return Err(format!(
+                    "{} has parent {parent}, which does not come before it",
+                    at()
+                ))
+            }
+            Some(parent) => p.nodes[parent].depth.checked_add(1),
+            None => Some(0),
+        };
+        if Some(n.depth) != expected_depth {
+            return Err(format!(
+                "{} has depth {}, inconsistent with its parent",
+                at(),
+                n.depth
+            ));
+        }
+        for name in n.stats.keys().chain(n.per_rank.keys()) {
+            if !described.contains(name.as_str()) {
+                return Err(format!(
+                    "{} has metric {name:?}, missing from \"metrics\"",
+                    at()
+                ));
+            }
+        }
+        for (name, cols) in &n.per_rank {
+            if cols.len() != p.ranks.len() {
+                return Err(format!(
+                    "{} has {} per-rank values of {name:?} for {} ranks",
+                    at(),
+                    cols.len(),
+                    p.ranks.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::sample;
+
+    #[test]
+    fn accepts_samples_and_rejects_damage() {
+        check(&sample::single()).unwrap();
+        check(&sample::multi()).unwrap();
+
+        let mut p = sample::single();
+        p.nodes[2].parent = Some(3);
+        assert!(check(&p).unwrap_err().contains("does not come before"));
+
+        let mut p = sample::single();
+        p.nodes[3].depth = 1;
+        assert!(check(&p).unwrap_err().contains("depth"));
+
+        let mut p = sample::multi();
+        p.nodes[1].per_rank.get_mut("wall_clock").unwrap().pop();
+        assert!(check(&p).unwrap_err().contains("per-rank"));
+
+        let mut p = sample::single();
+        p.metrics.pop();
+        assert!(check(&p).unwrap_err().contains("missing from"));
+
+        let mut p = sample::single();
+        p.nodes[1].id = 7;
+        assert!(check(&p).unwrap_err().contains("position"));
+    }
+}

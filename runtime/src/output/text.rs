@@ -1,0 +1,329 @@
+//! The text report: per metric, the call tree with one row per node.
+//!
+//! Columns, all in the metric's display unit: LAPS, SUM, MEAN, MIN, MAX, STDDEV, %PARENT; with
+//! several ranks also the spread of per-rank totals as in Caliper's runtime-report: MIN/RANK
+//! (with the rank holding it), MAX/RANK (with its rank), MEAN/RANK, IMBALANCE(%), %TOTAL and
+//! RANKS (how many ranks entered the node). A `-` marks a value that does not exist there.
+
+use super::derived::{Deriver, Shown};
+use crate::profile::{MetricDesc, Profile};
+use std::fmt::Write;
+
+/// How numbers are printed (settings `precision`, `width`, `scientific`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Digits after the decimal point.
+    pub precision: usize,
+    /// Minimum width of every numeric column (widened to fit its header).
+    pub width: usize,
+    /// Scientific notation (`1.234e-3`) instead of fixed.
+    pub scientific: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            precision: 3,
+            width: 12,
+            scientific: false,
+        }
+    }
+}
+
+/// Longest region name shown whole; longer ones keep their start and end around `...`.
+const MAX_NAME: usize = 60;
+/// Depth beyond which indentation stops growing and the depth is printed instead, so that
+/// deep recursion does not push the numbers off every screen.
+const MAX_INDENT_DEPTH: u32 = 24;
+/// Longest metadata value printed in the header.
+const MAX_META: usize = 100;
+
+const COLUMNS: [&str; 7] = ["LAPS", "SUM", "MEAN", "MIN", "MAX", "STDDEV", "%PARENT"];
+const RANK_COLUMNS: [&str; 8] = [
+    "MIN/RANK",
+    "@RANK",
+    "MAX/RANK",
+    "@RANK",
+    "MEAN/RANK",
+    "IMBALANCE(%)",
+    "%TOTAL",
+    "RANKS",
+];
+
+/// Renders the whole report.
+pub fn render(profile: &Profile, opts: &TextOptions) -> String {
+    let d = Deriver::new(profile);
+    let multi = profile.ranks.len() > 1;
+    let mut out = header(profile);
+    let labels: Vec<String> = profile
+        .nodes
+        .iter()
+        .map(|n| label(n.depth, &n.name))
+        .collect();
+    let name_width = labels
+        .iter()
+        .map(|l| l.chars().count())
+        .chain([4])
+        .max()
+        .unwrap_or(4);
+    let headers: Vec<&str> = COLUMNS
+        .iter()
+        .chain(if multi { &RANK_COLUMNS[..] } else { &[] })
+        .copied()
+        .collect();
+    let widths: Vec<usize> = headers.iter().map(|h| h.len().max(opts.width)).collect();
+
+    for m in &profile.metrics {
+        let total = d.total(&m.name);
+        let _ = writeln!(out, "\n{}", title(m));
+        if profile.nodes.iter().all(|n| !n.stats.contains_key(&m.name)) {
+            out.push_str("  (no values)\n");
+            continue;
+        }
+        let mut line = format!("{:<name_width$}", "NAME");
+        for (h, w) in headers.iter().zip(&widths) {
+            let _ = write!(line, " {h:>w$}");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        for (id, l) in labels.iter().enumerate() {
+            let mut line = format!("{l:<name_width$}");
+            let cells = cells(d.shown(id, m, total), multi, opts);
+            for (c, w) in cells.iter().zip(&widths) {
+                let _ = write!(line, " {c:>w$}");
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    if !profile.diagnostics.is_empty() {
+        out.push_str("\ndiagnostics:\n");
+        for diag in &profile.diagnostics {
+            let _ = writeln!(out, "  {diag}");
+        }
+    }
+    out
+}
+
+/// Run description: rank count, node count and the scalar metadata (settings and other nested
+/// values are left to the JSON file).
+fn header(p: &Profile) -> String {
+    let mut out = format!(
+        "rankscope report: {} rank{}, {} node{}\n",
+        p.ranks.len().max(1),
+        if p.ranks.len() > 1 { "s" } else { "" },
+        p.nodes.len(),
+        if p.nodes.len() == 1 { "" } else { "s" }
+    );
+    for (k, v) in &p.metadata {
+        let v = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => v.to_string(),
+            // A command line is a list of words: show it as typed.
+            serde_json::Value::Array(words) if words.iter().all(|w| w.is_string()) => words
+                .iter()
+                .filter_map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => continue,
+        };
+        let _ = writeln!(out, "  {k}: {}", shorten(&v.replace('\n', " "), MAX_META));
+    }
+    out
+}
+
+fn title(m: &MetricDesc) -> String {
+    let unit = if m.display_unit.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", m.display_unit)
+    };
+    let note = if m.description.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", m.description)
+    };
+    format!("{}{unit}{note}", m.name)
+}
+
+/// The tree column of one row: two spaces per depth level, capped (see [`MAX_INDENT_DEPTH`]).
+fn label(depth: u32, name: &str) -> String {
+    let name = shorten(name, MAX_NAME);
+    if depth <= MAX_INDENT_DEPTH {
+        format!("{}{name}", "  ".repeat(depth as usize))
+    } else {
+        // The depth, right-aligned in the capped indentation: the name starts where depth
+        // MAX_INDENT_DEPTH names start.
+        let w = 2 * MAX_INDENT_DEPTH as usize;
+        format!("{:>w$}{name}", format!("[{depth}] "))
+    }
+}
+
+/// Cuts `s` to at most `max` characters, keeping its start and end.
+fn shorten(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(3);
+    let head: String = s.chars().take(keep - keep / 2).collect();
+    let tail: String = s.chars().skip(n - keep / 2).collect();
+    format!("{head}...{tail}")
+}
+
+fn cells(v: Option<Shown>, multi: bool, o: &TextOptions) -> Vec<String> {
+    let n = if multi {
+        COLUMNS.len() + RANK_COLUMNS.len()
+    } else {
+        COLUMNS.len()
+    };
+    let Some(v) = v else {
+        return vec!["-".to_string(); n];
+    };
+    let opt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| number(x, o));
+    let mut c = vec![
+        v.laps.to_string(),
+        number(v.sum, o),
+        number(v.mean, o),
+        number(v.min, o),
+        number(v.max, o),
+        number(v.stddev, o),
+        opt(v.percent_of_parent),
+    ];
+    if multi {
+        match &v.ranks {
+            Some(r) => c.extend([
+                number(r.min, o),
+                r.min_rank.to_string(),
+                number(r.max, o),
+                r.max_rank.to_string(),
+                number(r.mean, o),
+                number(r.imbalance * 100.0, o),
+                opt(v.percent_of_total),
+                r.ranks.to_string(),
+            ]),
+            None => c.resize(COLUMNS.len() + RANK_COLUMNS.len(), "-".to_string()),
+        }
+    }
+    c
+}
+
+/// One number in fixed or scientific notation with the configured precision.
+pub fn number(x: f64, o: &TextOptions) -> String {
+    let p = o.precision;
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if o.scientific {
+        format!("{x:.p$e}")
+    } else {
+        let s = format!("{x:.p$}");
+        // A tiny negative rounds to "-0.000"; the sign then only confuses.
+        if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+            s[1..].to_string()
+        } else {
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::sample;
+
+    fn row<'a>(report: &'a str, section: &str, name: &str) -> Vec<&'a str> {
+        let start = report.find(section).expect(section);
+        let line = report[start..]
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .expect(name);
+        line.split_whitespace().collect()
+    }
+
+    #[test]
+    fn single_rank_rows() {
+        let r = render(&sample::single(), &TextOptions::default());
+        assert!(r.starts_with(
+            "rankscope report: 1 rank, 4 nodes\n  cmdline: ./app --size 3\n  command: ./app\n"
+        ));
+        assert!(r.contains("wall_clock [s]: elapsed real time"));
+        assert!(r.contains("peak_rss [MiB]"));
+        assert_eq!(
+            row(&r, "wall_clock [s]", "solve"),
+            ["solve", "4", "7.000", "1.750", "1.000", "2.500", "0.559", "70.000"]
+        );
+        assert_eq!(row(&r, "wall_clock [s]", "step")[7], "57.143");
+        assert!(r.contains("\n    step "), "two spaces per depth:\n{r}");
+        let rss_init = row(&r, "peak_rss", "init");
+        assert_eq!(rss_init[1..], ["-"; 7]);
+        assert_eq!(
+            row(&r, "peak_rss", "main")[7],
+            "-",
+            "not additive: no %PARENT"
+        );
+        assert!(!r.contains("MIN/RANK"));
+    }
+
+    #[test]
+    fn columns_line_up() {
+        let r = render(&sample::single(), &TextOptions::default());
+        let sec: Vec<&str> = r
+            .lines()
+            .skip_while(|l| !l.starts_with("NAME"))
+            .take(5)
+            .collect();
+        let ends = |l: &str| l.len();
+        // Every row of the section ends in its %PARENT column, at the same place.
+        assert!(sec.iter().all(|l| ends(l) == ends(sec[0])), "{sec:#?}");
+    }
+
+    #[test]
+    fn options_apply_to_every_number() {
+        let o = TextOptions {
+            precision: 1,
+            width: 9,
+            scientific: true,
+        };
+        let r = render(&sample::multi(), &o);
+        let main = row(&r, "wall_clock", "main");
+        assert_eq!(
+            main,
+            [
+                "main", "3", "3.0e1", "1.0e1", "8.0e0", "1.2e1", "1.6e0", "1.0e2", "8.0e0", "2",
+                "1.2e1", "1", "1.0e1", "2.0e1", "1.0e2", "3"
+            ]
+        );
+        let header = r.lines().find(|l| l.starts_with("NAME")).unwrap();
+        assert!(header.contains(" IMBALANCE(%)"), "header widened to fit");
+        assert!(header.contains("  MIN/RANK"), "width 9 honoured");
+        assert_eq!(number(-1e-9, &TextOptions::default()), "0.000");
+        assert_eq!(number(2.0, &TextOptions { precision: 0, ..o }), "2e0");
+    }
+
+    #[test]
+    fn multi_rank_columns() {
+        let r = render(&sample::multi(), &TextOptions::default());
+        assert!(r.starts_with("rankscope report: 3 ranks, 2 nodes"));
+        for h in RANK_COLUMNS {
+            assert!(r.contains(h), "{h}");
+        }
+        assert_eq!(
+            row(&r, "wall_clock", "io")[8..],
+            ["1.000", "1", "3.000", "2", "2.000", "50.000", "13.333", "2"]
+        );
+    }
+
+    #[test]
+    fn long_names_and_deep_trees_stay_readable() {
+        let long = "x".repeat(500);
+        let s = shorten(&long, MAX_NAME);
+        assert_eq!(s.chars().count(), MAX_NAME);
+        assert!(s.contains("..."));
+        assert_eq!(shorten("αβγδεζ", 5), "α...ζ");
+        let deep = label(1000, "f");
+        assert_eq!(deep.len(), 2 * MAX_INDENT_DEPTH as usize + 1, "{deep:?}");
+        assert!(deep.ends_with("[1000] f"));
+        assert_eq!(label(2, "g"), "    g");
+    }
+}
