@@ -1,0 +1,25 @@
+//! This process's identity as a rank column.
+
+use crate::profile::RankInfo;
+
+/// The host name from `gethostname(2)`; empty when it cannot be read.
+pub(crate) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the pointer and length describe `buf`, which outlives the call; gethostname writes
+    // at most `len` bytes and we stop at the first NUL (or the end when it truncated).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Rank, host and pid of this process.
+pub(crate) fn rank_info(rank: u32) -> RankInfo {
+    RankInfo {
+        rank,
+        hostname: hostname(),
+        pid: std::process::id(),
+    }
+}

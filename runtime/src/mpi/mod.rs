@@ -1,0 +1,21 @@
+//! The MPI side of the runtime: joining MPI (or adopting it), the hook that runs the final
+//! reduction when MPI is finalised, and the reduction of every rank's [`Profile`] to rank 0.
+//!
+//! Built with the default `mpi` cargo feature this uses the system MPI through rsmpi. Without the
+//! feature the same functions exist and every process is a world of one: rank 0 of 1, and
+//! [`reduce_to_root`] hands the local profile straight back.
+//!
+//! [`Profile`]: crate::profile::Profile
+
+mod finalize;
+mod host;
+mod init;
+mod launcher;
+mod reduce;
+mod wire;
+
+pub use finalize::{finalize, on_finalize};
+pub use init::{init, init_singleton, world, ThreadLevel, WorldInfo};
+pub use launcher::launcher;
+pub use reduce::{gather_to_root, reduce_to_root, reduce_to_root_chunked, MAX_CHUNK};
+pub use wire::{decode, encode, WireError};

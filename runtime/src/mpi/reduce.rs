@@ -1,0 +1,236 @@
+//! Bringing every rank's profile to rank 0.
+//!
+//! [`reduce_to_root`] walks a binomial tree: in round k a rank whose bit k is set sends what it
+//! has gathered so far to `rank - 2^k` and is done; the others receive from `rank + 2^k` (when
+//! that rank exists) and append its columns after their own. After ceil(log2 P) rounds rank 0
+//! holds every rank's columns in rank order. No rank ever receives more than half of the data
+//! in one message, and each hop merges, so shared nodes are stored once per level rather than
+//! once per rank.
+
+use super::host::rank_info;
+use super::init::{usable, world, WorldInfo};
+use crate::profile::Profile;
+
+/// Largest single message of the reduction, in bytes. MPI counts are `int`: one message of
+/// 2 GiB or more cannot be described, so bigger profiles travel in chunks of this size.
+pub const MAX_CHUNK: usize = 1 << 30;
+
+/// Collective over `MPI_COMM_WORLD`: every rank must call it, in the same order relative to its
+/// other collectives. Rank 0 gets `Some` with every rank's data as columns in rank order (see
+/// [`Profile::concat_ranks`]); the other ranks get `None`.
+///
+/// Each rank's column is labelled with its rank, host name and pid (when the profile does not
+/// have a rank column yet, see [`Profile::assign_rank`]); rank 0 adds `mpi.world.size`,
+/// `mpi.version` and `mpi.library_version` to the metadata. A rank may contribute an empty
+/// profile, and the number of ranks need not be a power of two.
+///
+/// Without MPI (no launcher, or built without the `mpi` feature) this process is the world:
+/// the result is `Some(local)`. Once MPI has been finalised no communication is possible: rank 0
+/// gets its own data with a diagnostic saying so, the others `None`.
+pub fn reduce_to_root(local: Profile) -> Option<Profile> {
+    reduce_to_root_chunked(local, MAX_CHUNK)
+}
+
+/// [`reduce_to_root`] with messages cut into pieces of at most `chunk` bytes (clamped to
+/// 1..=[`MAX_CHUNK`]). Ranks may pass different values: each message says its own piece size.
+/// Small values exist to exercise the chunked path in tests.
+pub fn reduce_to_root_chunked(mut local: Profile, chunk: usize) -> Option<Profile> {
+    let w = world();
+    local.assign_rank(rank_info(w.rank));
+    if !usable(&w) {
+        return alone(local, &w);
+    }
+    let root = imp::reduce(local, chunk.clamp(1, MAX_CHUNK));
+    root.map(|p| stamp(p, &w))
+}
+
+/// Reference implementation for benchmarks: every rank's encoded profile goes to rank 0 in one
+/// `MPI_Gatherv`, and rank 0 decodes and appends them in rank order. Same result as
+/// [`reduce_to_root`] but rank 0 holds every encoded profile at once, and `MPI_Gatherv`'s `int`
+/// counts and displacements cap the total at 2 GiB: above that it falls back to
+/// [`reduce_to_root`] (all ranks agree on it first). Collective.
+pub fn gather_to_root(mut local: Profile) -> Option<Profile> {
+    let w = world();
+    local.assign_rank(rank_info(w.rank));
+    if !usable(&w) {
+        return alone(local, &w);
+    }
+    let root = imp::gather(local);
+    root.map(|p| stamp(p, &w))
+}
+
+fn alone(mut local: Profile, w: &WorldInfo) -> Option<Profile> {
+    if w.rank != 0 {
+        return None;
+    }
+    if w.mpi && w.size > 1 {
+        local
+            .diagnostics
+            .push("MPI was finalised before the reduction: only rank 0's data".into());
+    }
+    Some(stamp(local, w))
+}
+
+/// Facts about the job that only rank 0's merged result can state.
+fn stamp(mut p: Profile, w: &WorldInfo) -> Profile {
+    p.metadata.insert("mpi.world.size".into(), w.size.into());
+    if w.mpi {
+        p.metadata
+            .insert("mpi.version".into(), w.mpi_version.clone().into());
+        p.metadata.insert(
+            "mpi.library_version".into(),
+            w.library_version.clone().into(),
+        );
+    }
+    p
+}
+
+#[cfg(feature = "mpi")]
+mod imp {
+    use super::super::wire::{decode, encode};
+    use crate::profile::Profile;
+    use mpi::collective::CommunicatorCollectives;
+    use mpi::datatype::PartitionMut;
+    use mpi::point_to_point::{Destination, Source};
+    use mpi::topology::{Communicator, SimpleCommunicator};
+    use mpi::traits::Root;
+    use mpi::Count;
+
+    const TAG_HEADER: i32 = 1;
+    const TAG_DATA: i32 = 2;
+
+    /// A private copy of MPI_COMM_WORLD so our messages can never match the application's
+    /// receives (MPI_ANY_TAG on world) nor theirs ours. Freed when dropped.
+    fn private_world() -> SimpleCommunicator {
+        SimpleCommunicator::world().duplicate()
+    }
+
+    pub(super) fn reduce(local: Profile, chunk: usize) -> Option<Profile> {
+        let comm = private_world();
+        let (rank, size) = (comm.rank(), comm.size());
+        let mut acc = local;
+        let mut step: i32 = 1;
+        while step < size {
+            if rank & step != 0 {
+                send(&comm, rank - step, &encode(&acc), chunk);
+                return None;
+            }
+            if rank + step < size {
+                let bytes = recv(&comm, rank + step);
+                match decode(&bytes) {
+                    Ok(other) => acc.concat_ranks(other),
+                    Err(e) => acc.diagnostics.push(format!(
+                        "reduction: data from ranks {}..{} lost: {e}",
+                        rank + step,
+                        (rank + 2 * step).min(size)
+                    )),
+                }
+            }
+            step = step.saturating_mul(2);
+        }
+        Some(acc)
+    }
+
+    /// Header (total length, piece size), then the pieces.
+    fn send(comm: &SimpleCommunicator, dest: i32, bytes: &[u8], chunk: usize) {
+        let p = comm.process_at_rank(dest);
+        p.send_with_tag(&[bytes.len() as u64, chunk as u64], TAG_HEADER);
+        for piece in bytes.chunks(chunk) {
+            p.send_with_tag(piece, TAG_DATA);
+        }
+    }
+
+    fn recv(comm: &SimpleCommunicator, src: i32) -> Vec<u8> {
+        let p = comm.process_at_rank(src);
+        let mut header = [0u64; 2];
+        p.receive_into_with_tag(&mut header, TAG_HEADER);
+        let (len, chunk) = (header[0] as usize, (header[1] as usize).max(1));
+        let mut buf = vec![0u8; len];
+        for piece in buf.chunks_mut(chunk) {
+            p.receive_into_with_tag(piece, TAG_DATA);
+        }
+        buf
+    }
+
+    pub(super) fn gather(local: Profile) -> Option<Profile> {
+        let comm = private_world();
+        let (rank, size) = (comm.rank(), comm.size() as usize);
+        let bytes = encode(&local);
+        drop(local);
+        // Every rank must take the same path, so agree on the total first.
+        let mut total: u64 = 0;
+        comm.all_reduce_into(
+            &(bytes.len() as u64),
+            &mut total,
+            mpi::collective::SystemOperation::sum(),
+        );
+        if total > i32::MAX as u64 {
+            drop(comm);
+            let p = super::super::wire::decode(&bytes).expect("own encoding decodes");
+            return reduce(p, super::MAX_CHUNK);
+        }
+        let root = comm.process_at_rank(0);
+        let len = bytes.len() as Count;
+        if rank != 0 {
+            root.gather_into(&len);
+            root.gather_varcount_into(&bytes[..]);
+            return None;
+        }
+        let mut counts = vec![0 as Count; size];
+        root.gather_into_root(&len, &mut counts[..]);
+        let displs: Vec<Count> = counts
+            .iter()
+            .scan(0, |at, &c| {
+                let d = *at;
+                *at += c;
+                Some(d)
+            })
+            .collect();
+        let mut all = vec![0u8; total as usize];
+        {
+            let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+            root.gather_varcount_into_root(&bytes[..], &mut part);
+        }
+        let mut acc: Option<Profile> = None;
+        for (c, d) in counts.iter().zip(&displs) {
+            let piece = &all[*d as usize..(*d + *c) as usize];
+            match (decode(piece), acc.as_mut()) {
+                (Ok(p), Some(a)) => a.concat_ranks(p),
+                (Ok(p), None) => acc = Some(p),
+                (Err(e), Some(a)) => a
+                    .diagnostics
+                    .push(format!("gather: a rank's data lost: {e}")),
+                (Err(_), None) => acc = Some(Profile::new()),
+            }
+        }
+        acc
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+mod imp {
+    use crate::profile::Profile;
+
+    // Never reached: without MPI `usable` is false and the callers return early.
+    pub(super) fn reduce(local: Profile, _chunk: usize) -> Option<Profile> {
+        Some(local)
+    }
+
+    pub(super) fn gather(local: Profile) -> Option<Profile> {
+        Some(local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_launcher_the_process_is_the_world() {
+        // cargo test runs without mpirun: no MPI is initialised, rank 0 of 1.
+        let p = reduce_to_root(Profile::new()).expect("rank 0 gets the result");
+        assert_eq!(p.ranks.len(), 1);
+        assert_eq!(p.ranks[0].pid, std::process::id());
+        assert_eq!(p.metadata["mpi.world.size"], 1);
+    }
+}
