@@ -8,7 +8,6 @@ pub mod bundle;
 pub mod component;
 pub mod lifecycle;
 pub mod mpi;
-pub mod mpi;
 pub mod output;
 pub mod profile;
 pub mod region;
