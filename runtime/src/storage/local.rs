@@ -34,9 +34,21 @@ struct Frame {
     external: bool,
 }
 
+/// The node a region was last placed at, per depth: loops re-enter the same node, and this
+/// skips the child and slot lookups for them.
+#[derive(Clone, Copy)]
+struct Placement {
+    parent: NodeId,
+    name: NameId,
+    bundle: *const Bundle,
+    node: NodeId,
+    slots: Slots,
+}
+
 struct Local {
     store: Arc<ThreadStore>,
     frames: Vec<Frame>,
+    placed: Vec<Option<Placement>>,
     raw: Vec<i64>,
     config: Config,
     generation: u64,
@@ -136,6 +148,7 @@ impl Local {
         Local {
             store: ThreadStore::register(),
             frames: Vec::with_capacity(64),
+            placed: Vec::with_capacity(64),
             raw: Vec::with_capacity(256),
             config,
             generation,
@@ -146,6 +159,7 @@ impl Local {
     fn start(&mut self, name: NameId, bundle: &'static Bundle, external: bool) -> Token {
         if config::generation() != self.generation {
             (self.generation, self.config) = config::current();
+            self.placed.clear();
         }
         let depth = self.frames.len() as u32;
         let parent = match (self.config.flat, self.frames.last()) {
@@ -154,7 +168,7 @@ impl Local {
         };
         let recorded = self.config.enabled && parent != NO_NODE && depth < self.config.max_depth;
         let (node, slots) = if recorded {
-            self.place(parent, name, bundle)
+            self.place_cached(depth as usize, parent, name, bundle)
         } else {
             (NO_NODE, Slots::Scattered)
         };
@@ -172,6 +186,36 @@ impl Local {
             external,
         });
         Token { depth, name }
+    }
+
+    /// [`Local::place`] through the per-depth cache (timeline entries are always new).
+    #[inline]
+    fn place_cached(
+        &mut self,
+        depth: usize,
+        parent: NodeId,
+        name: NameId,
+        bundle: &'static Bundle,
+    ) -> (NodeId, Slots) {
+        if let Some(Some(p)) = self.placed.get(depth) {
+            if p.parent == parent && p.name == name && std::ptr::eq(p.bundle, bundle) {
+                return (p.node, p.slots);
+            }
+        }
+        let (node, slots) = self.place(parent, name, bundle);
+        if !self.config.timeline {
+            if self.placed.len() <= depth {
+                self.placed.resize(depth + 1, None);
+            }
+            self.placed[depth] = Some(Placement {
+                parent,
+                name,
+                bundle,
+                node,
+                slots,
+            });
+        }
+        (node, slots)
     }
 
     /// Finds or creates the node and its metric cells.

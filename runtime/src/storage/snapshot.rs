@@ -36,7 +36,8 @@ fn thread_profile(copy: Vec<(Option<usize>, NodeCopy)>, ranks: &[RankInfo]) -> P
     for (id, (parent, n)) in copy.into_iter().enumerate() {
         let mut stats = BTreeMap::new();
         let mut per_rank = BTreeMap::new();
-        for (m, s) in n.stats {
+        // A cell exists from a region's first start; it has no value until a stop.
+        for (m, s) in n.stats.into_iter().filter(|(_, s)| s.laps > 0) {
             let entry = registry::metric(m);
             seen.entry(m)
                 .or_insert_with(|| MetricDesc::from_info(entry.collector.name(), entry.info));
