@@ -1,0 +1,142 @@
+"""One class per component, generated from the runtime's component table.
+
+    from rankscope.component import WallClock, PeakRss
+
+    wc = WallClock("solve")
+    wc.start(); ...; wc.stop()
+    wc.get()        # total in the component's display unit (seconds for clocks, MiB for memory)
+    wc.push(); ...; wc.pop()   # store the laps measured in between into this thread's call tree
+
+Every component of :data:`TABLE` has a class named in CamelCase (``cpu_util`` -> ``CpuUtil``).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Dict, List, NamedTuple, Optional, Tuple, Type
+
+from . import _native
+
+
+class Metric(NamedTuple):
+    """One quantity a component reports."""
+
+    name: str
+    unit: str
+    display_unit: str
+    scale: float
+    additive: bool
+    description: str
+
+
+class ComponentInfo(NamedTuple):
+    """One row of the component table."""
+
+    name: str
+    aliases: Tuple[str, ...]
+    description: str
+    metrics: Tuple[Metric, ...]
+    unavailable: Optional[str]
+
+
+TABLE: Dict[str, ComponentInfo] = {
+    row[0]: ComponentInfo(row[0], tuple(row[1]), row[2], tuple(Metric(*m) for m in row[3]), row[4])
+    for row in _native.components_table()
+}
+
+
+def class_name(component: str) -> str:
+    """The class name of a component: ``peak_rss`` -> ``PeakRss``."""
+    return "".join(part.capitalize() for part in component.split("_"))
+
+
+class Component:
+    """A component measured on its own, like a stopwatch. Subclasses fix ``kind``."""
+
+    kind: str = ""
+    info: ComponentInfo
+
+    def __init__(self, label: Optional[str] = None) -> None:
+        self._native = _native.Component(self.kind, label or self.kind)
+
+    @property
+    def label(self) -> str:
+        """The label given at creation (the node name used by ``push``)."""
+        return str(self._native.label)
+
+    @property
+    def unit(self) -> str:
+        """Display unit of :meth:`get`."""
+        return self.info.metrics[0].display_unit
+
+    def start(self) -> None:
+        """Starts a lap."""
+        self._native.start()
+
+    def stop(self) -> None:
+        """Ends the lap and adds it to the total."""
+        self._native.stop()
+
+    def get(self) -> float:
+        """The total of the first metric in its display unit (ratios: the mean over laps)."""
+        return float(self._native.get())
+
+    def values(self) -> Dict[str, float]:
+        """Every metric's total in its display unit."""
+        return {
+            m.name: v * m.scale for m, v in zip(self.info.metrics, self._native.values())
+        }
+
+    @property
+    def laps(self) -> int:
+        """Laps measured so far."""
+        return int(self._native.laps())
+
+    def push(self) -> None:
+        """Places the component in this thread's call tree under the running region."""
+        self._native.push()
+
+    def pop(self) -> None:
+        """Stores the laps measured since :meth:`push` as one lap of its tree node."""
+        self._native.pop()
+
+    def __enter__(self) -> "Component":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: Optional[Type[BaseException]],
+        value: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} '{self.label}': {self.get():.6g} {self.unit}"
+            f" ({self.laps} laps)>"
+        )
+
+    def __str__(self) -> str:
+        return str(self._native)
+
+
+def _make(info: ComponentInfo) -> type:
+    doc = f"{info.description}\n\nUnit of get(): {info.metrics[0].display_unit or 'count'}."
+    return type(
+        class_name(info.name), (Component,), {"kind": info.name, "info": info, "__doc__": doc}
+    )
+
+
+CLASSES: Dict[str, type] = {name: _make(info) for name, info in TABLE.items()}
+globals().update({cls.__name__: cls for cls in CLASSES.values()})
+
+
+def available() -> List[str]:
+    """Components that can measure on this machine."""
+    return [name for name, info in TABLE.items() if info.unavailable is None]
+
+
+__all__ = ["Component", "ComponentInfo", "Metric", "TABLE", "CLASSES", "available", "class_name"]
+__all__ += [cls.__name__ for cls in CLASSES.values()]

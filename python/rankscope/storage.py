@@ -1,0 +1,149 @@
+"""Measured data per component: this rank's (``get``) and every rank's on rank 0 (``dmp_get``).
+
+    from rankscope.storage import WallClockStorage
+
+    rows = WallClockStorage.get()        # this rank, no I/O, no communication
+    ranks = WallClockStorage.dmp_get()   # collective: every rank must call it
+
+Returned structure
+------------------
+``get()`` returns a list of :class:`Record` dicts, one per call-tree node and metric of the
+component, in tree pre-order (a parent before its children)::
+
+    {"rank": 0, "name": "fib", "path": ("main", "fib"), "depth": 1, "thread": None,
+     "metric": "wall_clock", "unit": "s", "count": 242785,
+     "sum": 1.23, "mean": 5.1e-06, "min": 4.0e-07, "max": 0.9, "stddev": 3.1e-05}
+
+Values are in the metric's display unit (``unit``): seconds for clocks, MiB for memory, % for
+utilisation; ``count`` is the number of laps (calls). ``path`` is the chain of region names
+from the top of the tree. ``thread`` is set only when threads are kept apart
+(``collapse_threads`` off).
+
+``dmp_get()`` is collective over MPI_COMM_WORLD. On rank 0 it returns a list with one entry per
+rank, in rank order, each entry being the list that ``get()`` returns on that rank (nodes a
+rank never entered are absent from its list); on every other rank it returns None. Without MPI
+it returns ``[get()]``.
+
+``to_dataframe(data)`` turns either result into a pandas DataFrame (one row per record) when
+pandas is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import _native
+from .component import TABLE, ComponentInfo, class_name
+
+Record = Dict[str, Any]
+
+
+def _record(
+    rank: int,
+    node: Dict[str, Any],
+    path: Tuple[str, ...],
+    metric: Dict[str, Any],
+    stats: Dict[str, Any],
+) -> Record:
+    laps = int(stats["laps"])
+    scale = float(metric["scale"])
+    mean = stats["sum"] / laps if laps else 0.0
+    var = max(0.0, stats["sumsq"] / laps - mean * mean) if laps else 0.0
+    return {
+        "rank": rank,
+        "name": node["name"],
+        "path": path,
+        "depth": node["depth"],
+        "thread": node.get("thread"),
+        "metric": metric["name"],
+        "unit": metric["display_unit"],
+        "count": laps,
+        "sum": stats["sum"] * scale,
+        "mean": mean * scale,
+        "min": stats["min"] * scale if laps else 0.0,
+        "max": stats["max"] * scale if laps else 0.0,
+        "stddev": math.sqrt(var) * scale,
+    }
+
+
+def _paths(nodes: List[Dict[str, Any]]) -> List[Tuple[str, ...]]:
+    paths: List[Tuple[str, ...]] = []
+    for n in nodes:  # pre-order: the parent's path is known
+        parent = n.get("parent")
+        paths.append((paths[parent] if parent is not None else ()) + (n["name"],))
+    return paths
+
+
+def records(profile: Dict[str, Any], component: str, column: Optional[int]) -> List[Record]:
+    """Records of one component from a profile; ``column`` picks a rank column of ``per_rank``
+    (None: the node totals of a single-rank profile)."""
+    wanted = {m.name for m in TABLE[component].metrics}
+    metrics = [m for m in profile.get("metrics", []) if m["name"] in wanted]
+    ranks = profile.get("ranks") or [{"rank": _native.world()["rank"]}]
+    rank = int(ranks[column or 0]["rank"])
+    nodes = profile.get("nodes", [])
+    out = []
+    for node, path in zip(nodes, _paths(nodes)):
+        for m in metrics:
+            if column is None:
+                stats = node.get("stats", {}).get(m["name"])
+            else:
+                col = node.get("per_rank", {}).get(m["name"])
+                stats = col[column] if col and column < len(col) else None
+            if stats is not None and stats.get("laps", 0) > 0:
+                out.append(_record(rank, node, path, m, stats))
+    return out
+
+
+class Storage:
+    """Access to one component's measurements. Subclasses fix ``component``."""
+
+    component: str = ""
+    info: ComponentInfo
+
+    @classmethod
+    def get(cls) -> List[Record]:
+        """This rank's records (see the module doc); reads running regions without stopping
+        them, does no I/O and no communication."""
+        return records(json.loads(_native.profile_json()), cls.component, None)
+
+    @classmethod
+    def dmp_get(cls) -> Optional[List[List[Record]]]:
+        """Collective: every rank's records on rank 0 (one list per rank, rank order), None on
+        the other ranks."""
+        text = _native.dmp_profile_json()
+        if text is None:
+            return None
+        profile = json.loads(text)
+        columns = range(len(profile.get("ranks") or [None]))
+        return [records(profile, cls.component, i) for i in columns]
+
+    @classmethod
+    def to_dataframe(cls, data: Any = None) -> Any:
+        """A pandas DataFrame of ``data`` (a ``get()`` or ``dmp_get()`` result; default: ``get()``),
+        one row per record. ImportError when pandas is not installed."""
+        import pandas as pd
+
+        rows = cls.get() if data is None else data
+        if rows and isinstance(rows[0], list):
+            rows = [r for rank in rows for r in rank]
+        return pd.DataFrame(rows, columns=list(_COLUMNS))
+
+
+_COLUMNS = ("rank", "name", "path", "depth", "thread", "metric", "unit", "count", "sum",
+            "mean", "min", "max", "stddev")
+
+
+def _make(info: ComponentInfo) -> type:
+    name = class_name(info.name) + "Storage"
+    doc = f"Measurements of {info.name}: {info.description}"
+    return type(name, (Storage,), {"component": info.name, "info": info, "__doc__": doc})
+
+
+CLASSES: Dict[str, type] = {name: _make(info) for name, info in TABLE.items()}
+globals().update({cls.__name__: cls for cls in CLASSES.values()})
+
+__all__ = ["Storage", "Record", "CLASSES", "records"]
+__all__ += [cls.__name__ for cls in CLASSES.values()]

@@ -1,0 +1,27 @@
+#![deny(missing_docs)]
+//! `rankscope._native`: the Rust runtime seen from Python.
+//!
+//! Each module binds one part of the runtime; the pure-Python package `rankscope` builds the
+//! user API (settings attributes, `marker`, `profile`, component and storage classes) on top.
+
+use pyo3::prelude::*;
+
+mod component;
+mod profiler;
+mod region;
+mod runtime;
+mod settings;
+mod storage;
+
+/// The extension module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    settings::register(m)?;
+    region::register(m)?;
+    profiler::register(m)?;
+    component::register(m)?;
+    storage::register(m)?;
+    runtime::register(m)?;
+    Ok(())
+}
