@@ -5,7 +5,8 @@
 //! mpirun -n 4 target/release/examples/mpi_reduce OUT_DIR [--chunk BYTES] [--via-hook]
 //! ```
 //! Every rank writes `OUT_DIR/rank-<r>.json` (its own profile, serde_json). Rank 0 writes
-//! `OUT_DIR/merged.json` and, with the matching features, `merged.h5` and `merged.cali.json`.
+//! `OUT_DIR/merged.json`, `merged.cali.json` (per rank), `merged-summary.cali.json` (across
+//! ranks) and, with the `hdf5` feature, `merged.h5`.
 //! `--chunk` cuts reduction messages into small pieces; `--via-hook` runs the reduction from the
 //! finalize hook inside a raw `MPI_Finalize` call, the way an mpi4py program ends.
 //!
@@ -114,6 +115,12 @@ fn reduce_and_write(local: Profile, out: &Path, chunk: usize) {
         "reduce and gather differ"
     );
     write_json(&out.join("merged.json"), &merged);
+    #[cfg(feature = "hdf5")]
+    rankscope::output::hdf5::write_hdf5(&merged, &out.join("merged.h5")).expect("HDF5 output");
+    let cali = rankscope::output::caliper::to_caliper_json(&merged).expect("json-split output");
+    std::fs::write(out.join("merged.cali.json"), cali).expect("writing merged.cali.json");
+    let summary = rankscope::output::caliper::to_caliper_summary_json(&merged).expect("summary");
+    std::fs::write(out.join("merged-summary.cali.json"), summary).expect("writing summary");
     println!(
         "rank 0: {} ranks, {} nodes -> {}",
         merged.ranks.len(),

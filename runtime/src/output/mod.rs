@@ -4,10 +4,13 @@
 //! one entry of the short list in [`outputs`]: a file name and a function from the profile to
 //! bytes. Later writers (HDF5, Caliper json-split, trace) are one more entry each.
 
+pub mod caliper;
 mod check;
 pub mod dart;
 mod derived;
 pub mod folder;
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 pub mod json;
 #[cfg(test)]
 mod sample;
