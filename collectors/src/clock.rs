@@ -6,6 +6,7 @@
 //! `CLOCK_MONOTONIC`. Elsewhere a sample is `clock_gettime(CLOCK_MONOTONIC)`.
 
 use crate::{Availability, Collector, MetricInfo, Unit};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 /// How raw wall-clock samples are taken on this machine.
@@ -22,6 +23,39 @@ enum Source {
 }
 
 static SOURCE: OnceLock<Source> = OnceLock::new();
+
+/// The hot path's copy of [`SOURCE`]: which source, and the tick factor as f64 bits, in plain
+/// atomics (one relaxed load each) rather than behind the `OnceLock`.
+static MODE: AtomicU8 = AtomicU8::new(MODE_UNKNOWN);
+static NS_PER_TICK: AtomicU64 = AtomicU64::new(0);
+const MODE_UNKNOWN: u8 = 0;
+const MODE_TSC: u8 = 1;
+const MODE_MONOTONIC: u8 = 2;
+
+/// Takes one raw wall-clock sample: TSC ticks or monotonic nanoseconds.
+#[inline(always)]
+fn sample_raw() -> i64 {
+    match MODE.load(Relaxed) {
+        MODE_TSC => read_tsc(),
+        MODE_MONOTONIC => monotonic_ns(),
+        _ => {
+            publish_mode();
+            sample_raw()
+        }
+    }
+}
+
+#[cold]
+fn publish_mode() {
+    let mode = match source() {
+        Source::Tsc { ns_per_tick, .. } => {
+            NS_PER_TICK.store(ns_per_tick.to_bits(), Relaxed);
+            MODE_TSC
+        }
+        Source::Monotonic => MODE_MONOTONIC,
+    };
+    MODE.store(mode, Relaxed);
+}
 
 /// Nanoseconds of `CLOCK_MONOTONIC`.
 pub fn monotonic_ns() -> i64 {
@@ -136,17 +170,15 @@ impl Collector for WallClock {
     }
     #[inline]
     fn sample(&self, out: &mut [i64]) {
-        out[0] = match source() {
-            Source::Tsc { .. } => read_tsc(),
-            Source::Monotonic => monotonic_ns(),
-        };
+        out[0] = sample_raw();
     }
     #[inline]
     fn delta(&self, start: &[i64], stop: &[i64], out: &mut [i64]) {
         let d = stop[0].wrapping_sub(start[0]);
-        out[0] = match source() {
-            Source::Tsc { ns_per_tick, .. } => (d as f64 * ns_per_tick) as i64,
-            Source::Monotonic => d,
+        // A sample was taken before any delta, so MODE is known here.
+        out[0] = match MODE.load(Relaxed) {
+            MODE_TSC => (d as f64 * f64::from_bits(NS_PER_TICK.load(Relaxed))) as i64,
+            _ => d,
         };
     }
 }

@@ -5,6 +5,10 @@ use crate::registry::{self, MetricId, UnknownComponent};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+/// Most metrics one bundle measures: a bundle of every collector must fit (a test checks), so
+/// the hot path keeps a lap's values in a small stack array.
+pub const MAX_BUNDLE_METRICS: usize = 16;
+
 /// A fixed set of collectors. Bundles are interned and live for the whole process, so regions
 /// hold a `&'static Bundle` and the hot path never allocates or looks anything up.
 pub struct Bundle {
@@ -128,6 +132,18 @@ mod tests {
         let names: Vec<_> = a.collectors().iter().map(|c| c.name()).collect();
         assert_eq!(names, ["wall_clock", "peak_rss"]);
         assert_eq!(a.metrics().len(), 2);
+    }
+
+    #[test]
+    fn every_collector_together_fits_the_hot_path_buffer() {
+        let all: Vec<_> = crate::collectors::all().iter().map(|c| c.name()).collect();
+        let b = Bundle::new(&all).unwrap();
+        assert!(
+            b.metrics().len() <= MAX_BUNDLE_METRICS,
+            "{}",
+            b.metrics().len()
+        );
+        assert!(b.raw_len() <= MAX_BUNDLE_METRICS * crate::collectors::MAX_RAW);
     }
 
     #[test]

@@ -36,15 +36,24 @@ impl StatsCell {
     }
 
     /// Adds a sample. Owner thread only, inside [`SeqGuard`].
+    ///
+    /// Sums wrap instead of saturating like [`Stats::record`]: overflowing the i128 sum or the
+    /// u128 sum of squares takes more than 2^64 laps of 292-year regions.
     #[inline]
     pub fn record(&self, v: i64) {
-        let mut s = self.load();
-        s.record(v);
-        self.laps.store(s.laps, Relaxed);
-        store128(&self.sum, s.sum as u128);
-        store128(&self.sumsq, s.sumsq);
-        self.min.store(s.min, Relaxed);
-        self.max.store(s.max, Relaxed);
+        self.laps.store(self.laps.load(Relaxed) + 1, Relaxed);
+        store128(
+            &self.sum,
+            load128(&self.sum).wrapping_add(v as i128 as u128),
+        );
+        let sq = (v as i128 * v as i128) as u128;
+        store128(&self.sumsq, load128(&self.sumsq).wrapping_add(sq));
+        if v < self.min.load(Relaxed) {
+            self.min.store(v, Relaxed);
+        }
+        if v > self.max.load(Relaxed) {
+            self.max.store(v, Relaxed);
+        }
     }
 
     /// Reads the statistics (a reader must validate with the node's sequence counter).

@@ -4,14 +4,11 @@ use super::config::{self, Config};
 use super::names::{self, NameId};
 use super::store::ThreadStore;
 use super::tree::{NodeId, Slots, ROOT};
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, MAX_BUNDLE_METRICS};
 use crate::collectors::now_ns;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-
-/// Most metrics one bundle can measure (every collector together has fewer).
-pub const MAX_BUNDLE_METRICS: usize = 64;
 
 /// Marks a frame that records nothing (disabled, or deeper than max_depth).
 const NO_NODE: NodeId = NodeId::MAX;
@@ -254,12 +251,16 @@ impl Local {
             ));
             return;
         }
-        self.close_above(token);
+        if self.frames.len() > depth + 1 {
+            self.close_above(token);
+        }
         let frame = self.frames.pop().expect("depth < len");
         self.finish(frame);
     }
 
     /// Stops the regions still running inside `token`'s, reporting each.
+    #[cold]
+    #[inline(never)]
     fn close_above(&mut self, token: Token) {
         while self.frames.len() > token.depth as usize + 1 {
             let inner = self.frames.pop().expect("len > depth + 1");
@@ -287,6 +288,7 @@ impl Local {
         self.raw.truncate(f.raw_at as usize);
     }
 
+    #[cold]
     fn diagnose(&self, text: String) {
         report(&text);
         self.store

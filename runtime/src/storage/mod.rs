@@ -13,6 +13,6 @@ mod snapshot;
 mod store;
 mod tree;
 
-pub use local::{enter, leave, open_regions, start, stop, stop_named, Token, MAX_BUNDLE_METRICS};
+pub use local::{enter, leave, open_regions, start, stop, stop_named, Token};
 pub use names::{intern, resolve as name_of, NameId};
 pub use snapshot::profile;
