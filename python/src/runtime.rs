@@ -61,6 +61,19 @@ fn world(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     world_dict(py, &w)
 }
 
+/// This process's profile with its rank column labelled with its MPI rank
+/// (`lifecycle::get` labels a single process as rank 0).
+pub(crate) fn local_profile() -> rankscope::profile::Profile {
+    let mut p = rankscope::lifecycle::get();
+    let rank = mpi::world().rank;
+    match p.ranks.as_mut_slice() {
+        [only] => only.rank = rank,
+        [] => p.assign_rank(rankscope::lifecycle::rank_info(rank)),
+        _ => {}
+    }
+    p
+}
+
 /// The final reduction: every rank sends its data to rank 0, which writes the merged outputs
 /// and says where on stderr. Runs once; does nothing when `enabled` or `auto_output` is off.
 fn write_outputs() {
@@ -71,7 +84,7 @@ fn write_outputs() {
     if !(s.enabled && s.auto_output) {
         return;
     }
-    let local = rankscope::lifecycle::get();
+    let local = local_profile();
     if let Some(merged) = mpi::reduce_to_root(local) {
         rankscope::lifecycle::write(&merged);
     }
@@ -92,8 +105,7 @@ fn write_own_data() -> Option<PathBuf> {
         return None;
     }
     let rank = mpi::world().rank;
-    let mut p = rankscope::lifecycle::get();
-    p.assign_rank(rankscope::lifecycle::rank_info(rank));
+    let p = local_profile();
     let mut o = rankscope::lifecycle::output_options(&s);
     o.output_path = o.output_path.join(format!("rank-{rank}"));
     match rankscope::output::write_all(&p, &o) {

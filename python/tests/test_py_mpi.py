@@ -1,0 +1,142 @@
+"""rankscope's Python layer under `mpirun -n 4`, each case in its own job (subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+RANKS = 4
+pytestmark = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed")
+
+
+def run(tmp_path: Path, *parts: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Runs the script made of ``parts`` (each dedented on its own) on RANKS ranks."""
+    script = tmp_path / "job.py"
+    script.write_text("\n".join(textwrap.dedent(part) for part in parts))
+    env = dict(os.environ)
+    env.update(
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+        RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"),
+        RANKSCOPE_BANNER="true",
+    )
+    return subprocess.run(
+        ["mpirun", "-n", str(RANKS), sys.executable, str(script)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def banners(p: subprocess.CompletedProcess) -> list:
+    return [line for line in p.stderr.splitlines() if "outputs written to" in line]
+
+
+def merged_profile(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "out" / "profile.json").read_text())
+
+
+WORK = """
+    from rankscope.bundle import marker
+    from rankscope.storage import WallClockStorage
+
+    @marker(["wall_clock"], key="work")
+    def work():
+        return 1
+"""
+
+
+def test_dmp_get_returns_every_rank_on_rank_zero(tmp_path):
+    p = run(tmp_path, WORK, """
+    import json, rankscope
+    rank = rankscope.world()["rank"]
+    for _ in range(rank + 1):
+        work()
+    everyone = WallClockStorage.dmp_get()
+    if rank == 0:
+        counts = [[r["rank"], r["count"]] for data in everyone for r in data if r["name"] == "work"]
+        print(json.dumps(counts))
+    else:
+        assert everyone is None
+    """)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == [[r, r + 1] for r in range(RANKS)]
+    assert len(banners(p)) == 1
+    profile = merged_profile(tmp_path)
+    assert [r["rank"] for r in profile["ranks"]] == list(range(RANKS))
+
+
+@pytest.mark.parametrize("order", ["mpi4py-first", "rankscope-first"])
+def test_mpi4py_either_import_order(tmp_path, order):
+    pytest.importorskip("mpi4py")
+    imports = ("from mpi4py import MPI\nimport rankscope\n" if order == "mpi4py-first"
+               else "import rankscope\nfrom mpi4py import MPI\n")
+    p = run(tmp_path, imports, WORK, """
+    comm = MPI.COMM_WORLD
+    assert rankscope.world()["size"] == comm.Get_size() == 4
+    assert rankscope.world()["rank"] == comm.Get_rank()
+    assert MPI.Query_thread() == MPI.THREAD_MULTIPLE
+    work()
+    total = comm.allreduce(1)
+    if comm.Get_rank() == 0:
+        print(total)
+    """)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["4"]
+    assert len(banners(p)) == 1
+    assert len(merged_profile(tmp_path)["ranks"]) == RANKS
+
+
+def test_script_calling_mpi_finalize_itself(tmp_path):
+    pytest.importorskip("mpi4py")
+    p = run(tmp_path, """
+    import rankscope
+    from mpi4py import MPI
+    """ + WORK, """
+    work()
+    MPI.Finalize()
+    print("after finalize")
+    """)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\n").count("after finalize") == RANKS
+    assert len(banners(p)) == 1
+    assert len(merged_profile(tmp_path)["ranks"]) == RANKS
+
+
+def test_uncaught_exception_on_one_rank_aborts_after_writing_its_data(tmp_path):
+    p = run(tmp_path, WORK, """
+    import rankscope
+    work()
+    if rankscope.world()["rank"] == 2:
+        raise RuntimeError("rank 2 failed")
+    from rankscope.storage import WallClockStorage
+    WallClockStorage.dmp_get()  # the other ranks wait here: without the abort, a hang
+    """, timeout=90)
+    assert p.returncode != 0
+    assert "rank 2 failed" in p.stderr
+    data = json.loads((tmp_path / "out" / "rank-2" / "profile.json").read_text())
+    assert any(n["name"] == "work" for n in data["nodes"])
+
+
+def test_stdout_of_the_program_is_unchanged(tmp_path):
+    p = run(tmp_path, WORK, """
+    import rankscope
+    work()
+    print("hello from", rankscope.world()["rank"])
+    """)
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.splitlines()) == [f"hello from {r}" for r in range(RANKS)]
+
+
+def test_example_app_runs(tmp_path):
+    app = Path(__file__).resolve().parents[2] / "examples" / "python" / "app.py"
+    p = run(tmp_path, f"import runpy, sys\nsys.argv = ['app.py', '-n', '12']\n"
+                      f"runpy.run_path({str(app)!r}, run_name='__main__')\n")
+    assert p.returncode == 0, p.stderr
+    assert sum("fib calls" in line for line in p.stdout.splitlines()) == RANKS
