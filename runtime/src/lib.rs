@@ -16,6 +16,6 @@ pub mod settings;
 pub mod storage;
 pub mod suggest;
 
-pub use lifecycle::{finalize, get, init};
+pub use lifecycle::{dmp_get, finalize, get, init};
 pub use rankscope_collectors as collectors;
 pub use region::{start, stop, Guard, Region};

@@ -1,9 +1,13 @@
-//! The process-level entry points: this process's profile with its run metadata, and writing
-//! the outputs once at the end of the run.
+//! The process-level entry points: joining MPI, this process's profile with its run metadata,
+//! the reduction of every rank's profile to rank 0, and writing the outputs once at the end.
+//!
+//! Rust programs call [`init`] at the start of `main` and [`finalize`] at the end; the Python
+//! package calls the same functions at import and at exit.
 
+use crate::mpi::{self, ThreadLevel};
 use crate::output::{self, OutputOptions, TextOptions};
 use crate::profile::{Profile, RankInfo};
-use crate::settings::{self, Settings};
+use crate::settings::{self, MpiThread, Settings};
 use crate::storage;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -13,8 +17,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static STARTED: OnceLock<(SystemTime, i64)> = OnceLock::new();
 
-/// Notes the run's start time and reports settings problems found in the environment (on
-/// stderr). Called by the first region implicitly; call it early for an exact start time.
+/// Starts the run: reports settings problems found in the environment (on stderr), joins MPI
+/// when a launcher started the job (or adopts an MPI someone else initialised; setting
+/// `mpi_init`), and arranges for the final reduction and outputs to happen at the start of
+/// `MPI_Finalize` or at [`finalize`], whichever comes first. Collective under a launcher: every
+/// rank must call it early. Later calls do nothing.
 pub fn init() {
     STARTED.get_or_init(|| {
         for e in settings::init_errors() {
@@ -23,8 +30,23 @@ pub fn init() {
         for w in settings::init_warnings() {
             eprintln!("rankscope: warning: {w}");
         }
+        let s = settings::current();
+        if s.mpi_init {
+            mpi::init(thread_level(s.mpi_thread));
+        }
+        mpi::on_finalize(Box::new(final_outputs));
         (SystemTime::now(), crate::collectors::monotonic_ns())
     });
+}
+
+/// The MPI thread level for the `mpi_thread` setting.
+pub fn thread_level(t: MpiThread) -> ThreadLevel {
+    match t {
+        MpiThread::Single => ThreadLevel::Single,
+        MpiThread::Funneled => ThreadLevel::Funneled,
+        MpiThread::Serialized => ThreadLevel::Serialized,
+        MpiThread::Multiple => ThreadLevel::Multiple,
+    }
 }
 
 /// Host name of this machine.
@@ -50,18 +72,25 @@ pub fn rank_info(rank: u32) -> RankInfo {
 }
 
 /// This process's profile, every thread included (collapsed or not per `collapse_threads`),
-/// with run metadata. Reads running threads without stopping them; does no I/O.
+/// with run metadata. Reads running threads without stopping them; does no I/O and no
+/// communication.
 pub fn get() -> Profile {
-    init();
     let s = settings::current();
-    let mut p = storage::profile(s.collapse_threads, rank_info(0));
+    let mut p = storage::profile(s.collapse_threads, rank_info(mpi::world().rank));
     p.metadata = metadata(&s);
     p
 }
 
+/// Every rank's profile merged on rank 0 (`Some` there, `None` on the other ranks): the union
+/// of the rank trees with each rank's values as a column. Collective: every rank must call it,
+/// as often as wanted. Without MPI it returns this process's profile.
+pub fn dmp_get() -> Option<Profile> {
+    mpi::reduce_to_root(get())
+}
+
 /// Run metadata: start time, command line, executable, host, pid, version and settings.
 fn metadata(s: &Settings) -> std::collections::BTreeMap<String, Value> {
-    let (start, _) = *STARTED.get().expect("init() ran");
+    let (start, _) = *STARTED.get_or_init(|| (SystemTime::now(), 0));
     let secs = |t: SystemTime| {
         t.duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64())
@@ -132,16 +161,31 @@ pub fn write(profile: &Profile) -> Vec<PathBuf> {
     }
 }
 
-/// Ends the run: writes this process's outputs (unless `enabled` or `auto_output` is off).
-/// Runs once; later calls do nothing and return no files.
-pub fn finalize() -> Vec<PathBuf> {
-    static DONE: AtomicBool = AtomicBool::new(false);
-    if DONE.swap(true, Ordering::SeqCst) {
-        return Vec::new();
+static FINAL_DONE: AtomicBool = AtomicBool::new(false);
+static FINAL_FILES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// The final reduction and outputs, run once from the MPI finalize hook or [`finalize`]:
+/// every rank sends its profile to rank 0, which writes the merged outputs (unless `enabled`
+/// or `auto_output` is off).
+fn final_outputs() {
+    if FINAL_DONE.swap(true, Ordering::SeqCst) {
+        return;
     }
     let s = settings::current();
     if !(s.enabled && s.auto_output) {
-        return Vec::new();
+        return;
     }
-    write(&get())
+    if let Some(merged) = dmp_get() {
+        let files = write(&merged);
+        *FINAL_FILES.lock().unwrap_or_else(|e| e.into_inner()) = files;
+    }
+}
+
+/// Ends the run: the final reduction and outputs unless they already happened (when the
+/// application finalised MPI itself), then `MPI_Finalize` if [`init`] initialised MPI.
+/// Returns the files rank 0 wrote (empty elsewhere, and on later calls).
+pub fn finalize() -> Vec<PathBuf> {
+    init();
+    mpi::finalize();
+    std::mem::take(&mut *FINAL_FILES.lock().unwrap_or_else(|e| e.into_inner()))
 }
