@@ -15,12 +15,12 @@ import functools
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable
 
 os.environ.setdefault("RANKSCOPE_AUTO_OUTPUT", "false")
 
-from rankscope.bundle import marker  # noqa: E402
-from rankscope.profiler import profile  # noqa: E402
+from rankscope.bundle import marker
+from rankscope.profiler import profile
 
 FIB_N = 25
 FIB_CALLS = 242_785
@@ -75,7 +75,7 @@ def identity(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-CASES: List[Tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]], str]] = [
+CASES: list[tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]], str]] = [
     ("plain (no decorator)", identity, ""),
     ('marker(["wall_clock"])', marker(["wall_clock"]), ""),
     ('marker(["wall_clock", "peak_rss"])', marker(["wall_clock", "peak_rss"]), ""),
@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    best: Dict[Tuple[str, str], float] = {}
+    best: dict[tuple[str, str], float] = {}
     for _ in range(args.repeat):  # interleave cases so drifts hit all alike
         for name, decorate, mode in CASES:
             for work, make, calls in (("fib", make_fib, FIB_CALLS), ("trivial", make_trivial, TRIVIAL_CALLS)):

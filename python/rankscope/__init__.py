@@ -19,4 +19,4 @@ __version__: str = _native.__version__
 
 _runtime.start()
 
-__all__ = ["add_arguments", "settings", "world", "__version__"]
+__all__ = ["__version__", "add_arguments", "settings", "world"]

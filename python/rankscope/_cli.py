@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 from . import settings
 
@@ -23,8 +24,8 @@ class _SetSetting(argparse.Action):
         self,
         parser: argparse.ArgumentParser,
         namespace: argparse.Namespace,
-        values: Union[str, Sequence[Any], None],
-        option_string: Optional[str] = None,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
     ) -> None:
         name = self.dest[len("rankscope_"):]
         if isinstance(values, (list, tuple)):
@@ -51,7 +52,7 @@ def add_arguments(
             None,
         )
     if action is None:
-        action = parser.add_subparsers(dest="rankscope_command", metavar="{%s}" % command)
+        action = parser.add_subparsers(dest="rankscope_command", metavar=f"{{{command}}}")
     sub = action.add_parser(
         command, help="rankscope settings", description="Set rankscope settings."
     )
@@ -79,4 +80,4 @@ def add_arguments(
     return sub
 
 
-__all__ = ["add_arguments", "COMMAND"]
+__all__ = ["COMMAND", "add_arguments"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable, List, Optional, Union
+from collections.abc import Iterable
+from typing import Any, Union
 
 from . import _native
 
 Components = Union[str, Iterable[str], None]
 
 
-def components(names: Components) -> List[str]:
+def components(names: Components) -> list[str]:
     """Canonical component names; None means the ``components`` setting. ValueError names the
     valid components when one is unknown."""
     if names is None:
@@ -31,7 +32,7 @@ def of_callable(func: Any) -> str:
     return str(getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or func)
 
 
-def of_caller(depth: int, key: Optional[str]) -> str:
+def of_caller(depth: int, key: str | None) -> str:
     """``key``, or the calling function's name and place (``main@app.py:12``) for a block."""
     if key:
         return key

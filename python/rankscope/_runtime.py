@@ -5,15 +5,15 @@ from __future__ import annotations
 import atexit
 import sys
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import Any
 
 from . import _native
 
-_started: Optional[Dict[str, Any]] = None
+_started: dict[str, Any] | None = None
 _previous_hook = sys.excepthook
 
 
-def start() -> Dict[str, Any]:
+def start() -> dict[str, Any]:
     """Joins MPI when a launcher is detected (collective: every rank imports rankscope at start)
     and registers the final reduction: it runs at the start of ``MPI_Finalize`` (whoever calls
     it: the script, mpi4py at exit) or at Python's exit, exactly once."""
@@ -26,14 +26,14 @@ def start() -> Dict[str, Any]:
     return _started
 
 
-def world() -> Dict[str, Any]:
+def world() -> dict[str, Any]:
     """This process's place in MPI_COMM_WORLD: ``rank``, ``size``, ``mpi`` (whether MPI is in
     use), ``initialised_by_us``, ``launcher``, ``library_version``, ``thread_level``."""
     return dict(_native.world())
 
 
 def _abort_on_uncaught(
-    kind: Type[BaseException], value: BaseException, tb: Optional[TracebackType]
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
 ) -> None:
     """Prints the traceback, writes this rank's data, then aborts the whole job so the other
     ranks do not wait forever in their next collective."""

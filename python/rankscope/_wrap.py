@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Generator, Protocol, TypeVar
+from collections.abc import Generator
+from typing import Any, Callable, Protocol, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +52,7 @@ def drive(inner: Generator[Any, Any, Any], starter: Starter) -> Generator[Any, A
         except GeneratorExit:
             inner.close()
             raise
-        except BaseException as e:  # thrown into us: pass it on at the next step
+        except BaseException as e:  # noqa: BLE001 - thrown into us: passed on at the next step
             error = e
 
 

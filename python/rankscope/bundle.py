@@ -20,20 +20,20 @@ from __future__ import annotations
 import functools
 import threading
 from types import TracebackType
-from typing import Any, Callable, List, Optional, Type, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import _names, _native, _wrap
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class marker:  # noqa: N801 - the name users know from timemory
+class marker:
     """Measures a function (as a decorator) or a block (as a context manager)."""
 
-    def __init__(self, components: _names.Components = None, key: Optional[str] = None) -> None:
-        self.components: List[str] = _names.components(components)
+    def __init__(self, components: _names.Components = None, key: str | None = None) -> None:
+        self.components: list[str] = _names.components(components)
         self.key = key
-        self._region: Optional[_native.Region] = None
+        self._region: _native.Region | None = None
         self._open = threading.local()
 
     def __call__(self, func: F) -> F:
@@ -47,7 +47,7 @@ class marker:  # noqa: N801 - the name users know from timemory
         functools.update_wrapper(wrapper, func)
         return wrapper  # type: ignore[no-any-return]
 
-    def __enter__(self) -> "marker":
+    def __enter__(self):
         if self._region is None:
             self._region = _native.Region(_names.of_caller(1, self.key), self.components)
         stack = self._open.__dict__.setdefault("stack", [])
@@ -56,9 +56,9 @@ class marker:  # noqa: N801 - the name users know from timemory
 
     def __exit__(
         self,
-        kind: Optional[Type[BaseException]],
-        value: Optional[BaseException],
-        tb: Optional[TracebackType],
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._open.stack.pop().stop()
 

@@ -13,7 +13,7 @@ Every component of :data:`TABLE` has a class named in CamelCase (``cpu_util`` ->
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Dict, List, NamedTuple, Optional, Tuple, Type
+from typing import NamedTuple
 
 from . import _native
 
@@ -33,13 +33,13 @@ class ComponentInfo(NamedTuple):
     """One row of the component table."""
 
     name: str
-    aliases: Tuple[str, ...]
+    aliases: tuple[str, ...]
     description: str
-    metrics: Tuple[Metric, ...]
-    unavailable: Optional[str]
+    metrics: tuple[Metric, ...]
+    unavailable: str | None
 
 
-TABLE: Dict[str, ComponentInfo] = {
+TABLE: dict[str, ComponentInfo] = {
     row[0]: ComponentInfo(row[0], tuple(row[1]), row[2], tuple(Metric(*m) for m in row[3]), row[4])
     for row in _native.components_table()
 }
@@ -56,7 +56,7 @@ class Component:
     kind: str = ""
     info: ComponentInfo
 
-    def __init__(self, label: Optional[str] = None) -> None:
+    def __init__(self, label: str | None = None) -> None:
         self._native = _native.Component(self.kind, label or self.kind)
 
     @property
@@ -81,7 +81,7 @@ class Component:
         """The total of the first metric in its display unit (ratios: the mean over laps)."""
         return float(self._native.get())
 
-    def values(self) -> Dict[str, float]:
+    def values(self) -> dict[str, float]:
         """Every metric's total in its display unit."""
         return {
             m.name: v * m.scale for m, v in zip(self.info.metrics, self._native.values())
@@ -100,15 +100,15 @@ class Component:
         """Stores the laps measured since :meth:`push` as one lap of its tree node."""
         self._native.pop()
 
-    def __enter__(self) -> "Component":
+    def __enter__(self):
         self.start()
         return self
 
     def __exit__(
         self,
-        kind: Optional[Type[BaseException]],
-        value: Optional[BaseException],
-        tb: Optional[TracebackType],
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -129,14 +129,14 @@ def _make(info: ComponentInfo) -> type:
     )
 
 
-CLASSES: Dict[str, type] = {name: _make(info) for name, info in TABLE.items()}
+CLASSES: dict[str, type] = {name: _make(info) for name, info in TABLE.items()}
 globals().update({cls.__name__: cls for cls in CLASSES.values()})
 
 
-def available() -> List[str]:
+def available() -> list[str]:
     """Components that can measure on this machine."""
     return [name for name, info in TABLE.items() if info.unavailable is None]
 
 
-__all__ = ["Component", "ComponentInfo", "Metric", "TABLE", "CLASSES", "available", "class_name"]
+__all__ = ["CLASSES", "TABLE", "Component", "ComponentInfo", "Metric", "available", "class_name"]
 __all__ += [cls.__name__ for cls in CLASSES.values()]

@@ -17,7 +17,7 @@ Profiling nests: an inner ``profile`` inside an active one keeps the outer's com
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, List, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import _names, _native, _wrap
 
@@ -32,7 +32,7 @@ class _Span:
     def __init__(self, profiler: _native.Profiler) -> None:
         self._profiler = profiler
 
-    def start(self) -> "_Span":
+    def start(self) -> _Span:
         self._profiler.enable()
         return self
 
@@ -40,12 +40,12 @@ class _Span:
         self._profiler.disable()
 
 
-class profile(_native.Profiler):  # noqa: N801 - the name users know from timemory
+class profile(_native.Profiler):
     """Profiles Python calls in a block (context manager) or during calls of a function
     (decorator; also usable bare as ``@profile``). Entering and leaving the block are native,
     so they add no region of their own."""
 
-    components: List[str]
+    components: list[str]
 
     def __new__(cls, components: Any = None) -> Any:
         if callable(components) and not isinstance(components, (str, list, tuple)):

@@ -13,7 +13,7 @@ import builtins
 import os
 import sys
 import types
-from typing import Any, Dict, List, NamedTuple, Tuple
+from typing import Any, NamedTuple
 
 from . import _native
 
@@ -28,17 +28,17 @@ class Setting(NamedTuple):
     accepted: str
     doc: str
     kind: str
-    choices: Tuple[str, ...]
+    choices: tuple[str, ...]
 
 
-TABLE: Dict[str, Setting] = {
+TABLE: dict[str, Setting] = {
     row[0]: Setting(*row[:7], tuple(row[7])) for row in _native.settings_table()
 }
 
 _U32_MAX = 2**32 - 1
 
 
-def names() -> List[str]:
+def names() -> list[str]:
     """Every setting's name, in table order."""
     return list(TABLE)
 
@@ -49,7 +49,7 @@ def info(name: str) -> Setting:
     return TABLE[name]
 
 
-def parse() -> List[str]:
+def parse() -> list[str]:
     """Re-reads the ``RANKSCOPE_*`` environment variables on top of the current settings and
     returns warnings about variables that are not settings. ValueError lists rejected values."""
     return list(_native.settings_parse())
@@ -132,7 +132,7 @@ def get(name: str) -> Any:
     return _from_text(TABLE[name], text)
 
 
-def set(name: str, value: Any) -> None:  # noqa: A001 - mirrors the runtime's settings::set
+def set(name: str, value: Any) -> None:
     """Sets setting ``name`` from a Python value (see the module doc for the types)."""
     if name not in TABLE:
         _native.setting_get(name)  # raises AttributeError with the closest name
@@ -156,7 +156,7 @@ class _SettingsModule(types.ModuleType):
         else:
             _native.setting_get(name)  # AttributeError with the closest name
 
-    def __dir__(self) -> List[str]:
+    def __dir__(self) -> list[str]:
         return sorted([*super().__dir__(), *TABLE])
 
 

@@ -32,20 +32,20 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from . import _native
 from .component import TABLE, ComponentInfo, class_name
 
-Record = Dict[str, Any]
+Record = dict[str, Any]
 
 
 def _record(
     rank: int,
-    node: Dict[str, Any],
-    path: Tuple[str, ...],
-    metric: Dict[str, Any],
-    stats: Dict[str, Any],
+    node: dict[str, Any],
+    path: tuple[str, ...],
+    metric: dict[str, Any],
+    stats: dict[str, Any],
 ) -> Record:
     laps = int(stats["laps"])
     scale = float(metric["scale"])
@@ -68,15 +68,15 @@ def _record(
     }
 
 
-def _paths(nodes: List[Dict[str, Any]]) -> List[Tuple[str, ...]]:
-    paths: List[Tuple[str, ...]] = []
+def _paths(nodes: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
     for n in nodes:  # pre-order: the parent's path is known
         parent = n.get("parent")
         paths.append((paths[parent] if parent is not None else ()) + (n["name"],))
     return paths
 
 
-def records(profile: Dict[str, Any], component: str, column: Optional[int]) -> List[Record]:
+def records(profile: dict[str, Any], component: str, column: int | None) -> list[Record]:
     """Records of one component from a profile; ``column`` picks a rank column of ``per_rank``
     (None: the node totals of a single-rank profile)."""
     wanted = {m.name for m in TABLE[component].metrics}
@@ -104,13 +104,13 @@ class Storage:
     info: ComponentInfo
 
     @classmethod
-    def get(cls) -> List[Record]:
+    def get(cls) -> list[Record]:
         """This rank's records (see the module doc); reads running regions without stopping
         them, does no I/O and no communication."""
         return records(json.loads(_native.profile_json()), cls.component, None)
 
     @classmethod
-    def dmp_get(cls) -> Optional[List[List[Record]]]:
+    def dmp_get(cls) -> list[list[Record]] | None:
         """Collective: every rank's records on rank 0 (one list per rank, rank order), None on
         the other ranks."""
         text = _native.dmp_profile_json()
@@ -142,8 +142,8 @@ def _make(info: ComponentInfo) -> type:
     return type(name, (Storage,), {"component": info.name, "info": info, "__doc__": doc})
 
 
-CLASSES: Dict[str, type] = {name: _make(info) for name, info in TABLE.items()}
+CLASSES: dict[str, type] = {name: _make(info) for name, info in TABLE.items()}
 globals().update({cls.__name__: cls for cls in CLASSES.values()})
 
-__all__ = ["Storage", "Record", "CLASSES", "records"]
+__all__ = ["CLASSES", "Record", "Storage", "records"]
 __all__ += [cls.__name__ for cls in CLASSES.values()]

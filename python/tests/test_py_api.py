@@ -97,7 +97,7 @@ def test_marker_counts_recursive_calls_and_keeps_results():
     assert fib(12) == 144
     counts = sum(r["count"] for r in rows("py_fib"))
     assert counts == 465  # calls of fib(12)
-    top = [r for r in rows("py_fib") if r["depth"] == 0][0]
+    top = next(r for r in rows("py_fib") if r["depth"] == 0)
     assert top["unit"] == "s" and top["sum"] > 0 and top["min"] <= top["mean"] <= top["max"]
 
 
