@@ -7,7 +7,6 @@ use rankscope::mpi::{self, ThreadLevel, WorldInfo};
 use rankscope::settings::{self, Settings};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
 
 /// Set once the outputs have been written (or the job is aborting): later paths do nothing.
 static FINISHED: AtomicBool = AtomicBool::new(false);
@@ -39,7 +38,6 @@ fn world_dict<'py>(py: Python<'py>, w: &WorldInfo) -> PyResult<Bound<'py, PyDict
 /// launcher: call it at import on every rank. Returns the world as a dict.
 #[pyfunction]
 fn start(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    static ONCE: Once = Once::new();
     let s = settings::current();
     let w = py.detach(|| {
         let w = if s.mpi_init {
@@ -47,8 +45,8 @@ fn start(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         } else {
             mpi::world()
         };
+        // Registers the final reduction (lifecycle's finalize hook) exactly once.
         rankscope::lifecycle::init();
-        ONCE.call_once(|| mpi::on_finalize(Box::new(write_outputs)));
         w
     });
     world_dict(py, &w)
@@ -72,22 +70,6 @@ pub(crate) fn local_profile() -> rankscope::profile::Profile {
         _ => {}
     }
     p
-}
-
-/// The final reduction: every rank sends its data to rank 0, which writes the merged outputs
-/// and says where on stderr. Runs once; does nothing when `enabled` or `auto_output` is off.
-fn write_outputs() {
-    if FINISHED.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    let s = settings::current();
-    if !(s.enabled && s.auto_output) {
-        return;
-    }
-    let local = local_profile();
-    if let Some(merged) = mpi::reduce_to_root(local) {
-        rankscope::lifecycle::write(&merged);
-    }
 }
 
 /// Normal end of the run (Python's atexit): runs the final reduction unless it already ran,
