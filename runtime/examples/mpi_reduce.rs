@@ -114,6 +114,21 @@ fn reduce_and_write(local: Profile, out: &Path, chunk: usize) {
         reference.as_ref(),
         "reduce and gather differ"
     );
+    // And both must equal folding every rank's profile with concat_ranks in rank order: rank 0
+    // can rebuild them all (they depend on the rank only); host names and pids come from the
+    // result, MPI facts from the metadata rank 0 adds.
+    let mut expected = Profile::new();
+    for (r, info) in merged.ranks.iter().enumerate() {
+        let mut p = local_profile(r as i64);
+        p.assign_rank(info.clone());
+        expected.concat_ranks(p);
+    }
+    for k in ["mpi.world.size", "mpi.version", "mpi.library_version"] {
+        if let Some(v) = merged.metadata.get(k) {
+            expected.metadata.insert(k.into(), v.clone());
+        }
+    }
+    assert_eq!(merged, expected, "reduction differs from concat_ranks");
     write_json(&out.join("merged.json"), &merged);
     #[cfg(feature = "hdf5")]
     rankscope::output::hdf5::write_hdf5(&merged, &out.join("merged.h5")).expect("HDF5 output");

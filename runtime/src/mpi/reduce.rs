@@ -9,7 +9,7 @@
 
 use super::host::rank_info;
 use super::init::{usable, world, WorldInfo};
-use crate::profile::Profile;
+use crate::profile::{Profile, RankInfo};
 
 /// Largest single message of the reduction, in bytes. MPI counts are `int`: one message of
 /// 2 GiB or more cannot be described, so bigger profiles travel in chunks of this size.
@@ -36,7 +36,7 @@ pub fn reduce_to_root(local: Profile) -> Option<Profile> {
 /// Small values exist to exercise the chunked path in tests.
 pub fn reduce_to_root_chunked(mut local: Profile, chunk: usize) -> Option<Profile> {
     let w = world();
-    local.assign_rank(rank_info(w.rank));
+    label(&mut local, &w);
     if !usable(&w) {
         return alone(local, &w);
     }
@@ -51,12 +51,33 @@ pub fn reduce_to_root_chunked(mut local: Profile, chunk: usize) -> Option<Profil
 /// [`reduce_to_root`] (all ranks agree on it first). Collective.
 pub fn gather_to_root(mut local: Profile) -> Option<Profile> {
     let w = world();
-    local.assign_rank(rank_info(w.rank));
+    label(&mut local, &w);
     if !usable(&w) {
         return alone(local, &w);
     }
     let root = imp::gather(local);
     root.map(|p| stamp(p, &w))
+}
+
+/// Gives a one-process profile its rank column; the rank number is always this process's world
+/// rank (whatever the caller put there), host name and pid are filled when missing.
+fn label(local: &mut Profile, w: &WorldInfo) {
+    let me = rank_info(w.rank);
+    local.assign_rank(me.clone());
+    if let [only] = local.ranks.as_mut_slice() {
+        let RankInfo {
+            rank,
+            hostname,
+            pid,
+        } = me;
+        only.rank = rank;
+        if only.hostname.is_empty() {
+            only.hostname = hostname;
+        }
+        if only.pid == 0 {
+            only.pid = pid;
+        }
+    }
 }
 
 fn alone(mut local: Profile, w: &WorldInfo) -> Option<Profile> {
@@ -87,7 +108,8 @@ fn stamp(mut p: Profile, w: &WorldInfo) -> Profile {
 
 #[cfg(feature = "mpi")]
 mod imp {
-    use super::super::wire::{decode, encode};
+    use super::super::partial::Partial;
+    use super::super::wire::{decode_partial, encode_partial};
     use crate::profile::Profile;
     use mpi::collective::CommunicatorCollectives;
     use mpi::datatype::PartitionMut;
@@ -108,17 +130,22 @@ mod imp {
     pub(super) fn reduce(local: Profile, chunk: usize) -> Option<Profile> {
         let comm = private_world();
         let (rank, size) = (comm.rank(), comm.size());
-        let mut acc = local;
+        let mut acc = Partial::from_profile(local);
         let mut step: i32 = 1;
         while step < size {
             if rank & step != 0 {
-                send(&comm, rank - step, &encode(&acc), chunk);
+                let bytes = encode_partial(&acc);
+                drop(acc);
+                send(&comm, rank - step, &bytes, chunk);
                 return None;
             }
             if rank + step < size {
                 let bytes = recv(&comm, rank + step);
-                match decode(&bytes) {
-                    Ok(other) => acc.concat_ranks(other),
+                match decode_partial(&bytes) {
+                    Ok(other) => {
+                        drop(bytes);
+                        acc.concat(other)
+                    }
                     Err(e) => acc.diagnostics.push(format!(
                         "reduction: data from ranks {}..{} lost: {e}",
                         rank + step,
@@ -128,7 +155,7 @@ mod imp {
             }
             step = step.saturating_mul(2);
         }
-        Some(acc)
+        Some(acc.into_profile())
     }
 
     /// Header (total length, piece size), then the pieces.
@@ -155,8 +182,7 @@ mod imp {
     pub(super) fn gather(local: Profile) -> Option<Profile> {
         let comm = private_world();
         let (rank, size) = (comm.rank(), comm.size() as usize);
-        let bytes = encode(&local);
-        drop(local);
+        let bytes = encode_partial(&Partial::from_profile(local));
         // Every rank must take the same path, so agree on the total first.
         let mut total: u64 = 0;
         comm.all_reduce_into(
@@ -166,8 +192,8 @@ mod imp {
         );
         if total > i32::MAX as u64 {
             drop(comm);
-            let p = super::super::wire::decode(&bytes).expect("own encoding decodes");
-            return reduce(p, super::MAX_CHUNK);
+            let p = decode_partial(&bytes).expect("own encoding decodes");
+            return reduce(p.into_profile(), super::MAX_CHUNK);
         }
         let root = comm.process_at_rank(0);
         let len = bytes.len() as Count;
@@ -191,19 +217,20 @@ mod imp {
             let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
             root.gather_varcount_into_root(&bytes[..], &mut part);
         }
-        let mut acc: Option<Profile> = None;
+        drop(bytes);
+        let mut acc: Option<Partial> = None;
         for (c, d) in counts.iter().zip(&displs) {
             let piece = &all[*d as usize..(*d + *c) as usize];
-            match (decode(piece), acc.as_mut()) {
-                (Ok(p), Some(a)) => a.concat_ranks(p),
+            match (decode_partial(piece), acc.as_mut()) {
+                (Ok(p), Some(a)) => a.concat(p),
                 (Ok(p), None) => acc = Some(p),
                 (Err(e), Some(a)) => a
                     .diagnostics
                     .push(format!("gather: a rank's data lost: {e}")),
-                (Err(_), None) => acc = Some(Profile::new()),
+                (Err(_), None) => {}
             }
         }
-        acc
+        Some(acc.map_or_else(Profile::new, Partial::into_profile))
     }
 }
 

@@ -1,64 +1,16 @@
-//! The bytes a rank sends: a [`Profile`] encoded with postcard.
+//! The bytes a rank sends: a [`Partial`] (the form profiles travel in) encoded with postcard,
+//! behind a layout version.
 //!
-//! The profile is not encoded directly: postcard is not self-describing, so fields that the
-//! JSON form skips when empty would shift everything after them, and `serde_json::Value`
-//! metadata cannot be read back without a self-describing format. The wire form therefore
-//! spells every field, carries metadata as a JSON string, and names each metric by its index
-//! in one table instead of repeating the name in every node.
+//! postcard is compact (integers as varints, i128/u128 included) and not self-describing, which
+//! is why the travelling form spells every field and keeps metadata as JSON text.
 
-use crate::profile::{MetricDesc, NodeRecord, Profile, RankInfo, Stats};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use super::partial::Partial;
+use crate::profile::Profile;
 use std::fmt;
 
-/// Version of the wire layout, checked on decode: ranks built from different versions of the
-/// runtime must not silently misread each other.
-const WIRE_VERSION: u32 = 1;
-
-#[derive(Serialize)]
-struct WireOut<'a> {
-    version: u32,
-    schema: &'a str,
-    metadata_json: String,
-    metrics: &'a [MetricDesc],
-    /// Every metric key used in nodes: the `metrics` names first, then any stray ones.
-    keys: Vec<&'a str>,
-    ranks: &'a [RankInfo],
-    nodes: Vec<NodeOut<'a>>,
-    diagnostics: &'a [String],
-}
-
-#[derive(Serialize)]
-struct NodeOut<'a> {
-    parent: Option<u32>,
-    name: &'a str,
-    thread: Option<u32>,
-    start_ns: Option<i64>,
-    stats: Vec<(u32, &'a Stats)>,
-    per_rank: Vec<(u32, &'a [Option<Stats>])>,
-}
-
-#[derive(Deserialize)]
-struct WireIn {
-    version: u32,
-    schema: String,
-    metadata_json: String,
-    metrics: Vec<MetricDesc>,
-    keys: Vec<String>,
-    ranks: Vec<RankInfo>,
-    nodes: Vec<NodeIn>,
-    diagnostics: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct NodeIn {
-    parent: Option<u32>,
-    name: String,
-    thread: Option<u32>,
-    start_ns: Option<i64>,
-    stats: Vec<(u32, Stats)>,
-    per_rank: Vec<(u32, Vec<Option<Stats>>)>,
-}
+/// Version of the wire layout, checked first on decode: ranks built from different versions of
+/// the runtime must not silently misread each other.
+const WIRE_VERSION: u32 = 2;
 
 /// Why bytes could not be turned back into a profile.
 #[derive(Debug)]
@@ -67,9 +19,7 @@ pub enum WireError {
     Decode(postcard::Error),
     /// The sender used another wire layout version.
     Version(u32),
-    /// The metadata JSON was invalid.
-    Metadata(serde_json::Error),
-    /// A node referred to a metric key or parent that does not exist.
+    /// A node, entry or column referred to something that does not exist.
     BadIndex,
 }
 
@@ -83,138 +33,63 @@ impl fmt::Display for WireError {
                     "profile wire version {v}, this build reads {WIRE_VERSION}"
                 )
             }
-            WireError::Metadata(e) => write!(f, "bad metadata in profile: {e}"),
-            WireError::BadIndex => write!(f, "profile refers to a missing node or metric"),
+            WireError::BadIndex => write!(f, "profile refers to a missing node, metric or rank"),
         }
     }
 }
 
 impl std::error::Error for WireError {}
 
-/// Metric keys in first-use order, the declared metrics first.
-struct Keys<'a> {
-    names: Vec<&'a str>,
-    index: HashMap<&'a str, u32>,
-}
-
-impl<'a> Keys<'a> {
-    fn id(&mut self, k: &'a str) -> u32 {
-        if let Some(&i) = self.index.get(k) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(k);
-        self.index.insert(k, i);
-        i
-    }
-}
-
-/// Encodes a profile for sending to another rank. Parents are written as positions in the
-/// table, so a table whose ids are not positions is renumbered by the receiver's merge anyway.
+/// Encodes a profile for sending to another rank (or for storing compactly).
 pub fn encode(p: &Profile) -> Vec<u8> {
-    let mut keys = Keys {
-        names: Vec::with_capacity(p.metrics.len()),
-        index: HashMap::new(),
-    };
-    for m in &p.metrics {
-        keys.id(&m.name);
-    }
-    let pos: Option<HashMap<usize, u32>> = (!p.nodes.iter().enumerate().all(|(i, n)| n.id == i))
-        .then(|| {
-            p.nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.id, i as u32))
-                .collect()
-        });
-    let nodes = p
-        .nodes
-        .iter()
-        .map(|n| NodeOut {
-            parent: n.parent.and_then(|q| match &pos {
-                Some(pos) => pos.get(&q).copied(),
-                None => Some(q as u32),
-            }),
-            name: &n.name,
-            thread: n.thread,
-            start_ns: n.start_ns,
-            stats: n.stats.iter().map(|(k, s)| (keys.id(k), s)).collect(),
-            per_rank: n
-                .per_rank
-                .iter()
-                .map(|(k, c)| (keys.id(k), c.as_slice()))
-                .collect(),
-        })
-        .collect();
-    let out = WireOut {
-        version: WIRE_VERSION,
-        schema: &p.schema,
-        // A map of JSON values always serialises.
-        metadata_json: serde_json::to_string(&p.metadata).unwrap_or_default(),
-        metrics: &p.metrics,
-        keys: keys.names,
-        ranks: &p.ranks,
-        nodes,
-        diagnostics: &p.diagnostics,
-    };
-    // Writing into a Vec cannot run out of room, and every field type is supported.
-    postcard::to_allocvec(&out).expect("postcard encodes every profile field")
+    encode_partial(&Partial::from_profile(p.clone()))
 }
 
-/// Decodes bytes made by [`encode`].
+/// Decodes bytes made by [`encode`] (or sent by the reduction).
 pub fn decode(bytes: &[u8]) -> Result<Profile, WireError> {
-    let w: WireIn = postcard::from_bytes(bytes).map_err(WireError::Decode)?;
-    if w.version != WIRE_VERSION {
-        return Err(WireError::Version(w.version));
+    decode_partial(bytes).map(Partial::into_profile)
+}
+
+pub(crate) fn encode_partial(p: &Partial) -> Vec<u8> {
+    let mut out = postcard::to_allocvec(&WIRE_VERSION).expect("a u32 encodes");
+    // Writing into a Vec cannot run out of room, and every field type is supported.
+    out.extend(postcard::to_allocvec(p).expect("postcard encodes every field"));
+    out
+}
+
+pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
+    let (version, rest) = postcard::take_from_bytes::<u32>(bytes).map_err(WireError::Decode)?;
+    if version != WIRE_VERSION {
+        return Err(WireError::Version(version));
     }
-    let metadata = if w.metadata_json.is_empty() {
-        BTreeMap::new()
+    let p: Partial = postcard::from_bytes(rest).map_err(WireError::Decode)?;
+    check(&p)?;
+    Ok(p)
+}
+
+/// Every index in range, parents before children: merging relies on it.
+fn check(p: &Partial) -> Result<(), WireError> {
+    let (nodes, keys) = (p.nodes.len(), p.keys.len() as u32);
+    let nodes_ok = p.nodes.iter().enumerate().all(|(i, n)| {
+        (n.parent == u32::MAX || (n.parent as usize) < i) && n.stats.iter().all(|(k, _)| *k < keys)
+    });
+    let entries_ok = p
+        .columns
+        .iter()
+        .flatten()
+        .all(|e| (e.node as usize) < nodes && e.key < keys);
+    if nodes_ok && entries_ok && p.columns.len() == p.ranks.len() {
+        Ok(())
     } else {
-        serde_json::from_str(&w.metadata_json).map_err(WireError::Metadata)?
-    };
-    let key = |i: u32| w.keys.get(i as usize).cloned().ok_or(WireError::BadIndex);
-    let count = w.nodes.len();
-    let mut nodes: Vec<NodeRecord> = Vec::with_capacity(count);
-    for (id, n) in w.nodes.into_iter().enumerate() {
-        let parent = match n.parent {
-            Some(q) if (q as usize) < count => Some(q as usize),
-            Some(_) => return Err(WireError::BadIndex),
-            None => None,
-        };
-        // A parent after its child (not pre-order) gets depth 0 here; merging repairs the order.
-        let depth = parent.filter(|&q| q < id).map_or(0, |q| nodes[q].depth + 1);
-        let mut stats = BTreeMap::new();
-        for (k, s) in n.stats {
-            stats.insert(key(k)?, s);
-        }
-        let mut per_rank = BTreeMap::new();
-        for (k, c) in n.per_rank {
-            per_rank.insert(key(k)?, c);
-        }
-        nodes.push(NodeRecord {
-            id,
-            parent,
-            depth,
-            name: n.name,
-            thread: n.thread,
-            start_ns: n.start_ns,
-            stats,
-            per_rank,
-        });
+        Err(WireError::BadIndex)
     }
-    Ok(Profile {
-        schema: w.schema,
-        metadata,
-        metrics: w.metrics,
-        ranks: w.ranks,
-        nodes,
-        diagnostics: w.diagnostics,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::{MetricDesc, NodeRecord, RankInfo, Stats};
+    use std::collections::BTreeMap;
 
     fn sample() -> Profile {
         let mut p = Profile::new();
