@@ -1,4 +1,5 @@
-"""Overhead per decorated call: rankscope vs a do-nothing decorator, a pure-Python timer and cProfile.
+"""Overhead per decorated call: rankscope vs a do-nothing decorator, a pure-Python timer and
+cProfile.
 
     python python/benches/overhead.py [--repeat 5]
 
@@ -112,7 +113,8 @@ def main() -> None:
     best: dict[tuple[str, str], float] = {}
     for _ in range(args.repeat):  # interleave cases so drifts hit all alike
         for name, decorate, mode in CASES:
-            for work, make, calls in (("fib", make_fib, FIB_CALLS), ("trivial", make_trivial, TRIVIAL_CALLS)):
+            works = (("fib", make_fib, FIB_CALLS), ("trivial", make_trivial, TRIVIAL_CALLS))
+            for work, make, calls in works:
                 dt = timed(make(decorate), mode) / calls * 1e9
                 key = (name, work)
                 best[key] = min(best.get(key, dt), dt)

@@ -8,7 +8,6 @@ import functools
 import inspect
 
 import pytest
-
 import rankscope
 from rankscope import settings
 from rankscope.bundle import marker
