@@ -3,22 +3,13 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use rankscope::mpi::{self, ThreadLevel, WorldInfo};
-use rankscope::settings::{self, Settings};
+use rankscope::mpi::{self, WorldInfo};
+use rankscope::settings;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Set once the outputs have been written (or the job is aborting): later paths do nothing.
 static FINISHED: AtomicBool = AtomicBool::new(false);
-
-fn level(s: &Settings) -> ThreadLevel {
-    match s.mpi_thread.as_str() {
-        "single" => ThreadLevel::Single,
-        "funneled" => ThreadLevel::Funneled,
-        "serialized" => ThreadLevel::Serialized,
-        _ => ThreadLevel::Multiple,
-    }
-}
 
 fn world_dict<'py>(py: Python<'py>, w: &WorldInfo) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -32,22 +23,15 @@ fn world_dict<'py>(py: Python<'py>, w: &WorldInfo) -> PyResult<Bound<'py, PyDict
     Ok(d)
 }
 
-/// Joins MPI (initialises it when a launcher started us and `mpi_init` is on; adopts it when
-/// already initialised), notes the run's start, and registers the final reduction to run at the
-/// start of `MPI_Finalize` or at [`finish`], whichever comes first. Collective under a
-/// launcher: call it at import on every rank. Returns the world as a dict.
+/// Starts the run (`lifecycle::init`): joins MPI when a launcher started us and `mpi_init` is
+/// on (adopts it when already initialised), notes the run's start, and registers the final
+/// reduction to run at the start of `MPI_Finalize` or at [`finish`], whichever comes first.
+/// Collective under a launcher: call it at import on every rank. Returns the world as a dict.
 #[pyfunction]
 fn start(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let s = settings::current();
     let w = py.detach(|| {
-        let w = if s.mpi_init {
-            mpi::init(level(&s))
-        } else {
-            mpi::world()
-        };
-        // Registers the final reduction (lifecycle's finalize hook) exactly once.
         rankscope::lifecycle::init();
-        w
+        mpi::world()
     });
     world_dict(py, &w)
 }
@@ -57,19 +41,6 @@ fn start(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 fn world(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let w = py.detach(mpi::world);
     world_dict(py, &w)
-}
-
-/// This process's profile with its rank column labelled with its MPI rank
-/// (`lifecycle::get` labels a single process as rank 0).
-pub(crate) fn local_profile() -> rankscope::profile::Profile {
-    let mut p = rankscope::lifecycle::get();
-    let rank = mpi::world().rank;
-    match p.ranks.as_mut_slice() {
-        [only] => only.rank = rank,
-        [] => p.assign_rank(rankscope::lifecycle::rank_info(rank)),
-        _ => {}
-    }
-    p
 }
 
 /// Normal end of the run (Python's atexit): runs the final reduction unless it already ran,
@@ -87,7 +58,7 @@ fn write_own_data() -> Option<PathBuf> {
         return None;
     }
     let rank = mpi::world().rank;
-    let p = local_profile();
+    let p = rankscope::lifecycle::get();
     let mut o = rankscope::lifecycle::output_options(&s);
     o.output_path = o.output_path.join(format!("rank-{rank}"));
     match rankscope::output::write_all(&p, &o) {

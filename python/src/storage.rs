@@ -11,7 +11,7 @@ fn to_json(p: &rankscope::profile::Profile) -> PyResult<String> {
 /// This rank's profile as JSON; reads without stopping anything and does no I/O.
 #[pyfunction]
 fn profile_json(py: Python<'_>) -> PyResult<String> {
-    let p = py.detach(crate::runtime::local_profile);
+    let p = py.detach(rankscope::lifecycle::get);
     to_json(&p)
 }
 
@@ -19,7 +19,7 @@ fn profile_json(py: Python<'_>) -> PyResult<String> {
 /// the other ranks get None. Without MPI this is the local profile.
 #[pyfunction]
 fn dmp_profile_json(py: Python<'_>) -> PyResult<Option<String>> {
-    let merged = py.detach(|| rankscope::mpi::reduce_to_root(crate::runtime::local_profile()));
+    let merged = py.detach(rankscope::lifecycle::dmp_get);
     merged.as_ref().map(to_json).transpose()
 }
 
