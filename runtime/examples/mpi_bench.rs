@@ -12,7 +12,7 @@
 //! different three quarters of the N nodes, closed under ancestors, plus N/100 nodes of its own).
 
 use rankscope::mpi;
-use rankscope::profile::{MetricDesc, NodeRecord, Profile, Stats};
+use rankscope::profile::{MetricDesc, NodeRecord, Profile, RankInfo, Stats};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -119,6 +119,12 @@ fn profile(n: usize, rank: u64, divergent: bool) -> Profile {
         }
     }
     p.nodes = nodes;
+    // A rank column, as the runtime's own profiles have (so labelling is not timed).
+    p.assign_rank(RankInfo {
+        rank: rank as u32,
+        hostname: "bench".into(),
+        pid: std::process::id(),
+    });
     p
 }
 
@@ -149,16 +155,6 @@ fn node(
     }
 }
 
-#[cfg(feature = "mpi")]
-fn barrier() {
-    use ::mpi::collective::CommunicatorCollectives;
-    use ::mpi::topology::SimpleCommunicator;
-    SimpleCommunicator::world().barrier();
-}
-
-#[cfg(not(feature = "mpi"))]
-fn barrier() {}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let opt = |name: &str| {
@@ -187,7 +183,7 @@ fn main() {
                 let (mut best, mut ratio, mut nodes, mut mib) = (f64::INFINITY, 0.0, 0, 0.0);
                 for _ in 0..reps {
                     let local = profile(n, w.rank as u64, divergent);
-                    barrier();
+                    mpi::barrier();
                     let base = LIVE.load(Ordering::Relaxed) - heap_of_local_estimate(&local);
                     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
                     let t = Instant::now();
@@ -206,7 +202,7 @@ fn main() {
                         nodes = m.nodes.len();
                         mib = result as f64 / (1 << 20) as f64;
                     }
-                    barrier();
+                    mpi::barrier();
                 }
                 if w.rank == 0 {
                     let shape = if divergent { "divergent" } else { "identical" };

@@ -14,11 +14,13 @@ mod launcher;
 // Without MPI only encode/decode use it; merging at hops is then never needed.
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 mod partial;
+mod patient;
 mod reduce;
 mod wire;
 
 pub use finalize::{finalize, on_finalize};
 pub use init::{init, init_singleton, world, ThreadLevel, WorldInfo};
 pub use launcher::launcher;
+pub use patient::barrier;
 pub use reduce::{gather_to_root, reduce_to_root, reduce_to_root_chunked, MAX_CHUNK};
 pub use wire::{decode, encode, WireError};

@@ -9,15 +9,14 @@
 //! The result is the same as folding the ranks' profiles with [`Profile::concat_ranks`].
 
 use crate::profile::{MetricDesc, NodeRecord, Profile, RankInfo, Stats};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Marks "no parent" in [`Node::parent`].
-const TOP: u32 = u32::MAX;
+pub(crate) const TOP: u32 = u32::MAX;
 
 /// One node of the united tree. Parents always come before their children.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Node {
     /// Position of the parent, or [`TOP`].
     pub parent: u32,
@@ -29,7 +28,7 @@ pub(crate) struct Node {
 }
 
 /// One rank's statistics of one metric at one node.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Entry {
     pub node: u32,
     pub key: u32,
@@ -37,7 +36,7 @@ pub(crate) struct Entry {
 }
 
 /// Some ranks' profiles, united.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Partial {
     pub schema: String,
     /// Metadata values as JSON text: postcard cannot read `serde_json::Value` back, and merging
@@ -211,19 +210,13 @@ impl Partial {
             diagnostics,
         } = p;
         let mut keys: Vec<String> = metrics.iter().map(|m| m.name.clone()).collect();
-        let mut key_ids: HashMap<String, u32> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.clone(), i as u32))
-            .collect();
+        // A profile has a handful of metrics: a linear scan beats hashing every key string.
         let mut key_of = |k: String| -> u32 {
-            if let Some(&i) = key_ids.get(&k) {
-                return i;
+            if let Some(i) = keys.iter().position(|have| *have == k) {
+                return i as u32;
             }
-            let i = keys.len() as u32;
-            keys.push(k.clone());
-            key_ids.insert(k, i);
-            i
+            keys.push(k);
+            (keys.len() - 1) as u32
         };
         // Positions by id, for parents; ids are normally positions already.
         let ids_are_positions = nodes.iter().enumerate().all(|(i, n)| n.id == i);
@@ -564,7 +557,7 @@ mod tests {
                 got.concat(rest);
             }
             // Through the bytes, as on the wire.
-            let got = postcard::from_bytes::<Partial>(&postcard::to_allocvec(&got).unwrap()).unwrap();
+            let got = super::super::wire::decode_partial(&super::super::wire::encode_partial(&got)).unwrap();
             prop_assert_eq!(got.into_profile(), want);
         }
     }

@@ -109,7 +109,8 @@ fn stamp(mut p: Profile, w: &WorldInfo) -> Profile {
 #[cfg(feature = "mpi")]
 mod imp {
     use super::super::partial::Partial;
-    use super::super::wire::{decode_partial, encode_partial};
+    use super::super::patient::{private_world, wait};
+    use super::super::wire::{decode_partial, encode, encode_partial};
     use crate::profile::Profile;
     use mpi::collective::CommunicatorCollectives;
     use mpi::datatype::PartitionMut;
@@ -121,26 +122,35 @@ mod imp {
     const TAG_HEADER: i32 = 1;
     const TAG_DATA: i32 = 2;
 
-    /// A private copy of MPI_COMM_WORLD so our messages can never match the application's
-    /// receives (MPI_ANY_TAG on world) nor theirs ours. Freed when dropped.
-    fn private_world() -> SimpleCommunicator {
-        SimpleCommunicator::world().duplicate()
+    /// What a rank holds during the reduction: its own profile until it first receives (a rank
+    /// that only sends never builds the travelling form), then the merged travelling form.
+    enum Held {
+        Own(Profile),
+        Merged(Partial),
     }
 
     pub(super) fn reduce(local: Profile, chunk: usize) -> Option<Profile> {
         let comm = private_world();
         let (rank, size) = (comm.rank(), comm.size());
-        let mut acc = Partial::from_profile(local);
+        let mut held = Held::Own(local);
         let mut step: i32 = 1;
         while step < size {
             if rank & step != 0 {
-                let bytes = encode_partial(&acc);
-                drop(acc);
+                let bytes = match &held {
+                    Held::Own(p) => encode(p),
+                    Held::Merged(p) => encode_partial(p),
+                };
+                // Free it before waiting on the receiver.
+                drop(held);
                 send(&comm, rank - step, &bytes, chunk);
                 return None;
             }
             if rank + step < size {
                 let bytes = recv(&comm, rank + step);
+                let mut acc = match held {
+                    Held::Own(p) => Partial::from_profile(p),
+                    Held::Merged(p) => p,
+                };
                 match decode_partial(&bytes) {
                     Ok(other) => {
                         drop(bytes);
@@ -152,44 +162,60 @@ mod imp {
                         (rank + 2 * step).min(size)
                     )),
                 }
+                held = Held::Merged(acc);
             }
             step = step.saturating_mul(2);
         }
-        Some(acc.into_profile())
+        Some(match held {
+            Held::Own(p) => p,
+            Held::Merged(p) => p.into_profile(),
+        })
     }
 
     /// Header (total length, piece size), then the pieces.
     fn send(comm: &SimpleCommunicator, dest: i32, bytes: &[u8], chunk: usize) {
         let p = comm.process_at_rank(dest);
-        p.send_with_tag(&[bytes.len() as u64, chunk as u64], TAG_HEADER);
-        for piece in bytes.chunks(chunk) {
-            p.send_with_tag(piece, TAG_DATA);
-        }
+        let header = [bytes.len() as u64, chunk as u64];
+        mpi::request::scope(|scope| {
+            wait(p.immediate_send_with_tag(scope, &header, TAG_HEADER));
+            for piece in bytes.chunks(chunk) {
+                wait(p.immediate_send_with_tag(scope, piece, TAG_DATA));
+            }
+        });
     }
 
     fn recv(comm: &SimpleCommunicator, src: i32) -> Vec<u8> {
         let p = comm.process_at_rank(src);
         let mut header = [0u64; 2];
-        p.receive_into_with_tag(&mut header, TAG_HEADER);
+        mpi::request::scope(|scope| {
+            wait(p.immediate_receive_into_with_tag(scope, &mut header, TAG_HEADER));
+        });
         let (len, chunk) = (header[0] as usize, (header[1] as usize).max(1));
         let mut buf = vec![0u8; len];
-        for piece in buf.chunks_mut(chunk) {
-            p.receive_into_with_tag(piece, TAG_DATA);
-        }
+        mpi::request::scope(|scope| {
+            for piece in buf.chunks_mut(chunk) {
+                wait(p.immediate_receive_into_with_tag(scope, piece, TAG_DATA));
+            }
+        });
         buf
     }
 
     pub(super) fn gather(local: Profile) -> Option<Profile> {
         let comm = private_world();
         let (rank, size) = (comm.rank(), comm.size() as usize);
-        let bytes = encode_partial(&Partial::from_profile(local));
+        let bytes = encode(&local);
+        drop(local);
         // Every rank must take the same path, so agree on the total first.
         let mut total: u64 = 0;
-        comm.all_reduce_into(
-            &(bytes.len() as u64),
-            &mut total,
-            mpi::collective::SystemOperation::sum(),
-        );
+        let mine = bytes.len() as u64;
+        mpi::request::scope(|scope| {
+            wait(comm.immediate_all_reduce_into(
+                scope,
+                &mine,
+                &mut total,
+                mpi::collective::SystemOperation::sum(),
+            ));
+        });
         if total > i32::MAX as u64 {
             drop(comm);
             let p = decode_partial(&bytes).expect("own encoding decodes");
@@ -198,12 +224,16 @@ mod imp {
         let root = comm.process_at_rank(0);
         let len = bytes.len() as Count;
         if rank != 0 {
-            root.gather_into(&len);
-            root.gather_varcount_into(&bytes[..]);
+            mpi::request::scope(|scope| {
+                wait(root.immediate_gather_into(scope, &len));
+                wait(root.immediate_gather_varcount_into(scope, &bytes[..]));
+            });
             return None;
         }
         let mut counts = vec![0 as Count; size];
-        root.gather_into_root(&len, &mut counts[..]);
+        mpi::request::scope(|scope| {
+            wait(root.immediate_gather_into_root(scope, &len, &mut counts[..]));
+        });
         let displs: Vec<Count> = counts
             .iter()
             .scan(0, |at, &c| {
@@ -215,7 +245,9 @@ mod imp {
         let mut all = vec![0u8; total as usize];
         {
             let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
-            root.gather_varcount_into_root(&bytes[..], &mut part);
+            mpi::request::scope(|scope| {
+                wait(root.immediate_gather_varcount_into_root(scope, &bytes[..], &mut part));
+            });
         }
         drop(bytes);
         let mut acc: Option<Partial> = None;
