@@ -13,6 +13,8 @@ pub const MAX_BUNDLE_METRICS: usize = 16;
 /// hold a `&'static Bundle` and the hot path never allocates or looks anything up.
 pub struct Bundle {
     collectors: Vec<&'static dyn Collector>,
+    /// Per collector, its raw length and metric count: asked once here, not per lap.
+    shapes: Vec<(usize, usize)>,
     metrics: Vec<MetricId>,
     raw_len: usize,
 }
@@ -46,8 +48,13 @@ impl Bundle {
                 })
                 .collect();
             let raw_len = collectors.iter().map(|c| c.raw_len()).sum();
+            let shapes = collectors
+                .iter()
+                .map(|c| (c.raw_len(), c.metrics().len()))
+                .collect();
             Box::leak(Box::new(Bundle {
                 collectors,
+                shapes,
                 metrics,
                 raw_len,
             }))
@@ -73,8 +80,7 @@ impl Bundle {
     #[inline]
     pub fn sample_start(&self, raw: &mut [i64]) {
         let mut end = self.raw_len;
-        for c in self.collectors.iter().rev() {
-            let n = c.raw_len();
+        for (c, &(n, _)) in self.collectors.iter().zip(&self.shapes).rev() {
             c.sample(&mut raw[end - n..end]);
             end -= n;
         }
@@ -85,8 +91,7 @@ impl Bundle {
     #[inline]
     pub fn measure(&self, start: &[i64], out: &mut [i64]) {
         let (mut raw_at, mut out_at) = (0, 0);
-        for c in &self.collectors {
-            let (n, m) = (c.raw_len(), c.metrics().len());
+        for (c, &(n, m)) in self.collectors.iter().zip(&self.shapes) {
             let mut stop = [0i64; MAX_RAW];
             c.sample(&mut stop[..n]);
             c.delta(
