@@ -6,7 +6,9 @@
 //! ```
 //! Prints one line per (nodes, shape, method) on rank 0: the best time of `--reps` runs and the
 //! peak heap growth during the reduction divided by the size of the merged result (1.0 would
-//! mean no memory beyond the result itself).
+//! mean no memory beyond the result itself). Methods: `reduce` (`reduce_to_root`), `gather`
+//! (`gather_to_root`) and `floor`: every rank only encodes and frees its own profile, then a
+//! barrier, which bounds from below what any method can take on the same machine.
 //!
 //! Shapes: `identical` (every rank has the same N nodes) and `divergent` (each rank enters a
 //! different three quarters of the N nodes, closed under ancestors, plus N/100 nodes of its own).
@@ -179,7 +181,7 @@ fn main() {
     }
     for &n in &sizes {
         for divergent in [false, true] {
-            for gather in [false, true] {
+            for method in ["reduce", "gather", "floor"] {
                 let (mut best, mut ratio, mut nodes, mut mib) = (f64::INFINITY, 0.0, 0, 0.0);
                 for _ in 0..reps {
                     let local = profile(n, w.rank as u64, divergent);
@@ -187,10 +189,18 @@ fn main() {
                     let base = LIVE.load(Ordering::Relaxed) - heap_of_local_estimate(&local);
                     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
                     let t = Instant::now();
-                    let merged = if gather {
-                        mpi::gather_to_root(local)
-                    } else {
-                        mpi::reduce_to_root(local)
+                    let merged = match method {
+                        "reduce" => mpi::reduce_to_root(local),
+                        "gather" => mpi::gather_to_root(local),
+                        _ => {
+                            // The floor of any method: every rank serialises and frees its own
+                            // profile, then all meet in a barrier. No merging, no transfer.
+                            drop(mpi::encode(&local));
+                            drop(local);
+                            mpi::barrier();
+                            best = best.min(t.elapsed().as_secs_f64());
+                            None
+                        }
                     };
                     let dt = t.elapsed().as_secs_f64();
                     if let Some(m) = merged {
@@ -206,7 +216,6 @@ fn main() {
                 }
                 if w.rank == 0 {
                     let shape = if divergent { "divergent" } else { "identical" };
-                    let method = if gather { "gather" } else { "reduce" };
                     if csv {
                         println!(
                             "{},{n},{shape},{method},{best:.4},{nodes},{mib:.1},{ratio:.2}",

@@ -121,6 +121,7 @@ mod imp {
 
     const TAG_HEADER: i32 = 1;
     const TAG_DATA: i32 = 2;
+    const TAG_GO: i32 = 3;
 
     /// What a rank holds during the reduction: its own profile until it first receives (a rank
     /// that only sends never builds the travelling form), then the merged travelling form.
@@ -172,16 +173,23 @@ mod imp {
         })
     }
 
-    /// Header (total length, piece size), then the pieces.
+    /// Header (total length, piece size), then, once the receiver says it is ready, the pieces.
+    ///
+    /// Waiting for the peer to finish its own work is done patiently (it may take long and must
+    /// not steal its CPU); moving the data is done with blocking calls on both sides, because
+    /// a large message moves in fragments that only progress while both sides call into MPI:
+    /// polling it with pauses made a 32 MB transfer take a second.
     fn send(comm: &SimpleCommunicator, dest: i32, bytes: &[u8], chunk: usize) {
         let p = comm.process_at_rank(dest);
         let header = [bytes.len() as u64, chunk as u64];
+        let mut go = 0u8;
         mpi::request::scope(|scope| {
             wait(p.immediate_send_with_tag(scope, &header, TAG_HEADER));
-            for piece in bytes.chunks(chunk) {
-                wait(p.immediate_send_with_tag(scope, piece, TAG_DATA));
-            }
+            wait(p.immediate_receive_into_with_tag(scope, &mut go, TAG_GO));
         });
+        for piece in bytes.chunks(chunk) {
+            p.send_with_tag(piece, TAG_DATA);
+        }
     }
 
     fn recv(comm: &SimpleCommunicator, src: i32) -> Vec<u8> {
@@ -192,11 +200,10 @@ mod imp {
         });
         let (len, chunk) = (header[0] as usize, (header[1] as usize).max(1));
         let mut buf = vec![0u8; len];
-        mpi::request::scope(|scope| {
-            for piece in buf.chunks_mut(chunk) {
-                wait(p.immediate_receive_into_with_tag(scope, piece, TAG_DATA));
-            }
-        });
+        p.send_with_tag(&1u8, TAG_GO);
+        for piece in buf.chunks_mut(chunk) {
+            p.receive_into_with_tag(piece, TAG_DATA);
+        }
         buf
     }
 
@@ -226,8 +233,9 @@ mod imp {
         if rank != 0 {
             mpi::request::scope(|scope| {
                 wait(root.immediate_gather_into(scope, &len));
-                wait(root.immediate_gather_varcount_into(scope, &bytes[..]));
             });
+            // Blocking while the data moves (see `send`).
+            root.gather_varcount_into(&bytes[..]);
             return None;
         }
         let mut counts = vec![0 as Count; size];
@@ -245,9 +253,7 @@ mod imp {
         let mut all = vec![0u8; total as usize];
         {
             let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
-            mpi::request::scope(|scope| {
-                wait(root.immediate_gather_varcount_into_root(scope, &bytes[..], &mut part));
-            });
+            root.gather_varcount_into_root(&bytes[..], &mut part);
         }
         drop(bytes);
         let mut acc: Option<Partial> = None;
