@@ -77,7 +77,7 @@ mod imp {
 pub(super) use imp::{private_world, wait};
 
 /// Collective over `MPI_COMM_WORLD`: returns when every rank has called it, waiting without
-/// busy-polling (see [`poll_until`]'s pauses). Does nothing when MPI is not in use.
+/// busy-polling (polls with pauses of up to 1 ms). Does nothing when MPI is not in use.
 pub fn barrier() {
     #[cfg(feature = "mpi")]
     if super::init::usable(&super::world()) {
