@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what rankscope needs on a Debian machine, only what is missing: system packages
 # (MPI, HDF5, hwloc, clang for bindgen, Python), then a virtualenv at .venv with the Python
-# packages of the tests and the rankscope package itself. Safe to run again.
+# packages of the tests, and builds the rankscope Python package into it (incrementally: the
+# Rust build shares ./target). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,10 @@ fi
 stamp=.venv/.requirements-stamp
 if [ ! -f "$stamp" ] || [ tests/requirements.txt -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip >&2
-  .venv/bin/pip install -q -r tests/requirements.txt >&2
+  .venv/bin/pip install -q -r tests/requirements.txt maturin ruff >&2
   touch "$stamp"
 fi
+
+# The rankscope package itself, built from source against the system MPI (never a wheel that
+# bundles its own libmpi: see docs/python.md).
+.venv/bin/pip install -q --no-build-isolation ./python >&2

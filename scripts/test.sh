@@ -17,19 +17,8 @@ cargo test --workspace
 step "cargo check without MPI and HDF5"
 cargo check -p rankscope --no-default-features
 
-if [ -f python/pyproject.toml ]; then
-  step "ruff"
-  .venv/bin/pip install -q ruff >&2
-  .venv/bin/ruff check python examples tests
-  step "pip install ./python"
-  .venv/bin/pip install -q ./python >&2
-fi
+step "ruff"
+.venv/bin/ruff check python examples tests
 
-pytest_dirs=()
-for d in tests python/tests; do
-  ls "$d"/test_*.py >/dev/null 2>&1 && pytest_dirs+=("$d")
-done
-if [ ${#pytest_dirs[@]} -gt 0 ]; then
-  step "pytest ${pytest_dirs[*]}"
-  .venv/bin/python -m pytest -q "${pytest_dirs[@]}"
-fi
+step "pytest (Python API, mpirun end-to-end, HDF5, Hatchet, Thicket)"
+.venv/bin/python -m pytest -q python/tests tests
