@@ -120,7 +120,7 @@ def test_uncaught_exception_on_one_rank_aborts_after_writing_its_data(tmp_path):
     """, timeout=90)
     assert p.returncode != 0
     assert "rank 2 failed" in p.stderr
-    data = json.loads((tmp_path / "out" / "rank-2" / "profile.json").read_text())
+    data = json.loads((tmp_path / "out-rank2" / "profile.json").read_text())
     assert any(n["name"] == "work" for n in data["nodes"])
 
 

@@ -31,6 +31,9 @@ pub fn init() {
             eprintln!("rankscope: warning: {w}");
         }
         let s = settings::current();
+        if s.trace_output {
+            eprintln!("rankscope: warning: trace_output: the Chrome/Perfetto trace writer is not implemented in this version; no trace will be written");
+        }
         if s.mpi_init {
             mpi::init(thread_level(s.mpi_thread));
         }
@@ -131,6 +134,9 @@ pub fn output_options(s: &Settings) -> OutputOptions {
         prefix: s.output_prefix.clone(),
         json_output: s.json_output,
         text_output: s.text_output,
+        hdf5_output: s.hdf5_output,
+        caliper_output: s.caliper_output,
+        per_rank: !s.collapse_processes,
         dart_output: s.dart_output,
         dart_count: s.dart_count as usize,
         text: TextOptions {
@@ -175,10 +181,54 @@ fn final_outputs() {
     if !(s.enabled && s.auto_output) {
         return;
     }
+    if s.rank_output {
+        write_rank_snapshot();
+    }
     if let Some(merged) = dmp_get() {
         let files = write(&merged);
         *FINAL_FILES.lock().unwrap_or_else(|e| e.into_inner()) = files;
     }
+}
+
+/// Writes this rank's own profile, without any communication, into a folder of its own next to
+/// the merged outputs: `<output_path>-rank<N>` (never overwritten). Used by `rank_output`
+/// (before the reduction, so that a job dying in it loses nothing) and after a fatal error.
+/// Returns the folder; problems are reported on stderr.
+pub fn write_rank_snapshot() -> Option<PathBuf> {
+    let s = settings::current();
+    let rank = mpi::world().rank;
+    let mut o = output_options(&s);
+    o.output_path = PathBuf::from(format!("{}-rank{rank}", s.output_path));
+    o.time_output = false;
+    (o.hdf5_output, o.caliper_output, o.dart_output) = (false, false, false);
+    match output::write_all(&get(), &o) {
+        Ok(files) => files.first().and_then(|f| f.parent()).map(PathBuf::from),
+        Err(e) => {
+            eprintln!("rankscope: error: rank {rank} could not write its own data: {e}");
+            None
+        }
+    }
+}
+
+/// After a fatal error on this rank (an uncaught exception): writes this rank's own data
+/// ([`write_rank_snapshot`]) and, when other ranks exist, aborts the whole job with `code` so
+/// that they do not hang in their next collective. The final reduction no longer happens.
+/// Returns (only when this process runs alone) the folder written.
+pub fn abort(code: i32) -> Option<PathBuf> {
+    FINAL_DONE.store(true, Ordering::SeqCst);
+    let dir = settings::current()
+        .enabled
+        .then(write_rank_snapshot)
+        .flatten();
+    if let Some(d) = &dir {
+        eprintln!(
+            "rankscope: rank {} failed; its data is in {}",
+            mpi::world().rank,
+            d.display()
+        );
+    }
+    mpi::abort(code);
+    dir
 }
 
 /// Ends the run: the final reduction and outputs unless they already happened (when the

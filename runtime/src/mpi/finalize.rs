@@ -44,6 +44,18 @@ pub fn finalize() {
     }
 }
 
+/// Ends the whole job after a fatal error on this rank: `MPI_Abort(MPI_COMM_WORLD, code)` when
+/// MPI is in use with other ranks (they would otherwise hang in their next collective). Does
+/// nothing and returns when this process runs alone or MPI is already finalised. The pending
+/// finalize callbacks are dropped: the final reduction would need every rank.
+pub fn abort(code: i32) {
+    CALLBACKS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let w = super::world();
+    if w.mpi && w.size > 1 {
+        raw::abort(code);
+    }
+}
+
 /// Sets the `MPI_COMM_SELF` attribute once per process; MPI must be initialised.
 pub(super) fn install_hook() {
     raw::install_hook();
@@ -118,6 +130,17 @@ mod raw {
         });
     }
 
+    pub(super) fn abort(code: c_int) {
+        if !mpi::environment::is_initialized() || mpi::environment::is_finalized() {
+            return;
+        }
+        // SAFETY: MPI is initialised and not finalised (checked above); MPI_Abort takes the
+        // predefined world communicator and does not return.
+        unsafe {
+            ffi::MPI_Abort(ffi::RSMPI_COMM_WORLD, code);
+        }
+    }
+
     pub(super) fn finalize_mpi() {
         if mpi::environment::is_finalized() {
             return;
@@ -133,6 +156,7 @@ mod raw {
 
 #[cfg(not(feature = "mpi"))]
 mod raw {
+    pub(super) fn abort(_code: i32) {}
     pub(super) fn install_hook() {}
     pub(super) fn finalize_mpi() {}
 }

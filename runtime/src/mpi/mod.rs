@@ -18,7 +18,7 @@ mod patient;
 mod reduce;
 mod wire;
 
-pub use finalize::{finalize, on_finalize};
+pub use finalize::{abort, finalize, on_finalize};
 pub use init::{init, init_singleton, world, ThreadLevel, WorldInfo};
 pub use launcher::launcher;
 pub use patient::barrier;

@@ -39,6 +39,12 @@ pub struct OutputOptions {
     pub json_output: bool,
     /// Write `report.txt` (setting `text_output`).
     pub text_output: bool,
+    /// Write `profile.h5` (setting `hdf5_output`; needs the `hdf5` feature).
+    pub hdf5_output: bool,
+    /// Write `profile.cali.json` and `profile-summary.cali.json` (setting `caliper_output`).
+    pub caliper_output: bool,
+    /// Also write each rank's own tree as `rank-<N>.json` (setting `collapse_processes` off).
+    pub per_rank: bool,
     /// Write `dart.txt` (setting `dart_output`).
     pub dart_output: bool,
     /// Nodes per metric in `dart.txt` (setting `dart_count`).
@@ -55,6 +61,9 @@ impl Default for OutputOptions {
             prefix: String::new(),
             json_output: true,
             text_output: true,
+            hdf5_output: true,
+            caliper_output: true,
+            per_rank: false,
             dart_output: false,
             dart_count: 1,
             text: TextOptions::default(),
@@ -66,9 +75,17 @@ impl Default for OutputOptions {
 type Render = fn(&Profile, &OutputOptions) -> io::Result<Vec<u8>>;
 
 /// Every output: whether the options enable it, its file name, how to produce it.
-fn outputs(o: &OutputOptions) -> [(bool, &'static str, Render); 3] {
-    [
+fn outputs(o: &OutputOptions) -> Vec<(bool, &'static str, Render)> {
+    vec![
         (o.json_output, "profile.json", |p, _| to_json(p)),
+        #[cfg(feature = "hdf5")]
+        (o.hdf5_output, "profile.h5", |p, _| hdf5::to_hdf5(p)),
+        (o.caliper_output, "profile.cali.json", |p, _| {
+            caliper::to_caliper_json(p)
+        }),
+        (o.caliper_output, "profile-summary.cali.json", |p, _| {
+            caliper::to_caliper_summary_json(p)
+        }),
         (o.text_output, "report.txt", |p, o| {
             Ok(text_report(p, &o.text).into_bytes())
         }),
@@ -96,6 +113,15 @@ pub fn write_all(profile: &Profile, o: &OutputOptions) -> io::Result<Vec<PathBuf
             Err(e) => failed.push(e),
         }
     }
+    if o.per_rank && profile.ranks.len() > 1 {
+        for (col, info) in profile.ranks.iter().enumerate() {
+            let name = format!("rank-{}.json", info.rank);
+            match to_json(&profile.rank_view(col)).and_then(|bytes| dir.write(&name, &bytes)) {
+                Ok(path) => written.push(path),
+                Err(e) => failed.push(e),
+            }
+        }
+    }
     match failed.len() {
         0 => Ok(written),
         _ => {
@@ -114,12 +140,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_writer_and_per_rank_trees_for_several_ranks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = OutputOptions {
+            output_path: tmp.path().join("all"),
+            per_rank: true,
+            ..Default::default()
+        };
+        let p = sample::multi();
+        let files = write_all(&p, &o).unwrap();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        for want in [
+            "profile.json",
+            "profile.cali.json",
+            "profile-summary.cali.json",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+        }
+        #[cfg(feature = "hdf5")]
+        assert!(names.iter().any(|n| n == "profile.h5"), "{names:?}");
+        for (col, info) in p.ranks.iter().enumerate() {
+            let file = tmp.path().join(format!("all/rank-{}.json", info.rank));
+            assert_eq!(read_profile(&file).unwrap(), p.rank_view(col));
+        }
+    }
+
+    #[test]
     fn writes_enabled_outputs_into_a_fresh_folder() {
         let tmp = tempfile::tempdir().unwrap();
         let o = OutputOptions {
             output_path: tmp.path().join("out"),
             prefix: "t-".into(),
             dart_output: true,
+            hdf5_output: false,
+            caliper_output: false,
             ..Default::default()
         };
         let p = sample::single();
@@ -146,6 +203,8 @@ mod tests {
             output_path: tmp.path().join("nothing"),
             json_output: false,
             text_output: false,
+            hdf5_output: false,
+            caliper_output: false,
             ..Default::default()
         };
         assert!(write_all(&p, &none).unwrap().is_empty());

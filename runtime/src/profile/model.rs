@@ -133,6 +133,54 @@ impl Profile {
         (top, kids)
     }
 
+    /// One rank's own tree: the nodes that rank entered (with their ancestors), its statistics
+    /// as the node statistics, and only its column. `col` indexes [`Profile::ranks`].
+    pub fn rank_view(&self, col: usize) -> Profile {
+        let entered = |n: &NodeRecord| {
+            n.per_rank
+                .values()
+                .any(|v| v.get(col).is_some_and(Option::is_some))
+        };
+        // Keep a node when it or a descendant was entered: walk children before parents.
+        let mut keep: Vec<bool> = self.nodes.iter().map(entered).collect();
+        for n in self.nodes.iter().rev() {
+            if let (true, Some(p)) = (keep[n.id], n.parent) {
+                keep[p] = true;
+            }
+        }
+        let mut new_id = vec![usize::MAX; self.nodes.len()];
+        let mut out = Profile {
+            schema: self.schema.clone(),
+            metadata: self.metadata.clone(),
+            metrics: self.metrics.clone(),
+            ranks: self.ranks.get(col).cloned().into_iter().collect(),
+            nodes: Vec::new(),
+            diagnostics: self.diagnostics.clone(),
+        };
+        for n in self.nodes.iter().filter(|n| keep[n.id]) {
+            new_id[n.id] = out.nodes.len();
+            let own: BTreeMap<String, Stats> = n
+                .per_rank
+                .iter()
+                .filter_map(|(m, v)| Some((m.clone(), (*v.get(col)?)?)))
+                .collect();
+            out.nodes.push(NodeRecord {
+                id: out.nodes.len(),
+                parent: n.parent.map(|p| new_id[p]),
+                depth: n.depth,
+                name: n.name.clone(),
+                thread: n.thread,
+                start_ns: n.start_ns,
+                per_rank: own
+                    .iter()
+                    .map(|(m, s)| (m.clone(), vec![Some(*s)]))
+                    .collect(),
+                stats: own,
+            });
+        }
+        out
+    }
+
     /// Exclusive value of `metric` at node `id`: its sum minus its children's sums.
     /// `None` when the metric is absent there or not additive.
     pub fn exclusive(&self, id: usize, metric: &str, kids: &[Vec<usize>]) -> Option<i128> {
@@ -146,5 +194,52 @@ impl Profile {
             .map(|s| s.sum)
             .sum();
         Some(own - children)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-rank profile with the given (path, wall-clock sum) nodes, paths as "a/b".
+    fn one_rank(rank: u32, nodes: &[(&str, i64)]) -> Profile {
+        let mut p = Profile::new();
+        p.ranks = vec![RankInfo {
+            rank,
+            ..Default::default()
+        }];
+        for (path, v) in nodes {
+            let names: Vec<&str> = path.split('/').collect();
+            let parent = (names.len() > 1).then(|| {
+                let want = names[..names.len() - 1].join("/");
+                nodes.iter().position(|(q, _)| *q == want).unwrap()
+            });
+            let mut s = Stats::EMPTY;
+            s.record(*v);
+            p.nodes.push(NodeRecord {
+                id: p.nodes.len(),
+                parent,
+                depth: names.len() as u32 - 1,
+                name: names.last().unwrap().to_string(),
+                thread: None,
+                start_ns: None,
+                stats: [("wall_clock".to_string(), s)].into(),
+                per_rank: [("wall_clock".to_string(), vec![Some(s)])].into(),
+            });
+        }
+        p
+    }
+
+    #[test]
+    fn rank_view_recovers_each_rank_from_the_merged_profile() {
+        let r0 = one_rank(0, &[("main", 10), ("main/a", 4)]);
+        let r1 = one_rank(1, &[("main", 20), ("main/b", 7), ("main/b/c", 1)]);
+        let mut merged = r0.clone();
+        merged.concat_ranks(r1.clone());
+        for (col, original) in [(0, &r0), (1, &r1)] {
+            let view = merged.rank_view(col);
+            assert_eq!(view.ranks, original.ranks);
+            assert_eq!(view.nodes, original.nodes, "rank {col}");
+        }
     }
 }

@@ -173,8 +173,10 @@ settings_table! {
         "Write a human-readable text report.";
     hdf5_output: bool = "true",
         "Write the profile as HDF5.";
+    caliper_output: bool = "true",
+        "Write Caliper json-split files (per rank and summary) that Hatchet and Thicket load.";
     trace_output: bool = "false",
-        "Write a Chrome/Perfetto trace of region starts and stops.";
+        "Write a Chrome/Perfetto trace of region starts and stops (not implemented yet: a warning says so).";
     flat_profile: bool = "false",
         "Record a flat profile: one entry per region name, without call-tree nesting.";
     timeline_profile: bool = "false",
