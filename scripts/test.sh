@@ -19,6 +19,7 @@ cargo check -p rankscope --no-default-features
 
 step "ruff"
 .venv/bin/ruff check python examples tests
+.venv/bin/ruff format --check python examples tests
 
 step "pytest (Python API, mpirun end-to-end, HDF5, Hatchet, Thicket)"
 .venv/bin/python -m pytest -q python/tests tests

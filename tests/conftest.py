@@ -1,4 +1,4 @@
-"""Shared fixtures for the end-to-end tests: building Rust examples and running them under mpirun."""
+"""Shared fixtures for the end-to-end tests: building Rust examples, running them under mpirun."""
 
 import functools
 import json
@@ -19,7 +19,7 @@ MPI_ENV = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build_example(name: str) -> Path:
     """Builds `runtime/examples/<name>.rs` in release mode and returns the executable's path.
 
@@ -67,7 +67,12 @@ def run_example(mpirun, tmp_path_factory):
                 cmd = [mpirun, "-n", str(n), *cmd]
             env = {**os.environ, **MPI_ENV}
             proc = subprocess.run(
-                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
+                cmd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=300,
             )
             assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}"
             cache[key] = out

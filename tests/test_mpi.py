@@ -125,7 +125,9 @@ def test_hdf5_reads_back(run):
         names = [s.decode() if isinstance(s, bytes) else s for s in f["nodes/name"][()]]
         assert names == [n["name"] for n in run.merged["nodes"]]
         parents = f["nodes/parent"][()]
-        assert list(parents) == [-1 if n["parent"] is None else n["parent"] for n in run.merged["nodes"]]
+        assert list(parents) == [
+            -1 if n["parent"] is None else n["parent"] for n in run.merged["nodes"]
+        ]
         assert list(f["ranks/rank"][()]) == list(range(run.n))
         path_of = {n["id"]: p for p, n in run.merged_paths.items()}
         for metric, desc in run.metrics.items():
@@ -161,7 +163,9 @@ def test_hdf5_reads_back(run):
                 np.testing.assert_allclose(a["max"][i], vals.max(), rtol=1e-12)
                 np.testing.assert_allclose(a["mean"][i], mean, rtol=1e-12)
                 np.testing.assert_allclose(a["stddev"][i], vals.std(), rtol=1e-6, atol=1e-15)
-                np.testing.assert_allclose(a["imbalance"][i], vals.max() / mean - 1, rtol=1e-9, atol=1e-15)
+                np.testing.assert_allclose(
+                    a["imbalance"][i], vals.max() / mean - 1, rtol=1e-9, atol=1e-15
+                )
                 assert a["min_rank"][i] == int(np.nanargmin(sums))
                 assert a["max_rank"][i] == int(np.nanargmax(sums))
                 # Lap statistics over every lap of every rank.
@@ -173,7 +177,9 @@ def test_hdf5_reads_back(run):
                 m = merged["sum"] / merged["laps"]
                 np.testing.assert_allclose(g["mean"][i], m * scale, rtol=1e-12)
                 var = max(merged["sumsq"] / merged["laps"] - m * m, 0.0)
-                np.testing.assert_allclose(g["stddev"][i], math.sqrt(var) * scale, rtol=1e-6, atol=1e-15)
+                np.testing.assert_allclose(
+                    g["stddev"][i], math.sqrt(var) * scale, rtol=1e-6, atol=1e-15
+                )
 
 
 def test_hatchet_reads_ranks(run_example):
@@ -236,7 +242,9 @@ def test_thicket_groups_runs_by_metadata(run_example):
         row = df.loc[node].iloc[0]
         name = node.frame["name"]
         path = next(p for p in r.merged_paths if p[-1][0] == name)
-        sums = [s["sum"] * 1e-9 for s in (r.rank_stats(path, "wall_clock", k) for k in range(4)) if s]
+        sums = [
+            s["sum"] * 1e-9 for s in (r.rank_stats(path, "wall_clock", k) for k in range(4)) if s
+        ]
         assert row["ranks"] == len(sums)
         assert row["Max time/rank (inc)"] == pytest.approx(max(sums), rel=1e-12)
         assert row["Min time/rank (inc)"] == pytest.approx(min(sums), rel=1e-12)

@@ -1,9 +1,9 @@
 """``add_arguments``: a ``rankscope-config`` argparse sub-command whose options set settings.
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int)
-    rankscope.add_arguments(parser)
-    args = parser.parse_args()      # ./app.py -n 10 rankscope-config --enabled False
+parser = argparse.ArgumentParser()
+parser.add_argument("-n", type=int)
+rankscope.add_arguments(parser)
+args = parser.parse_args()      # ./app.py -n 10 rankscope-config --enabled False
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class _SetSetting(argparse.Action):
         values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
-        name = self.dest[len("rankscope_"):]
+        name = self.dest[len("rankscope_") :]
         if isinstance(values, (list, tuple)):
             values = ",".join(str(v) for v in values)
         try:

@@ -83,9 +83,7 @@ class Component:
 
     def values(self) -> dict[str, float]:
         """Every metric's total in its display unit."""
-        return {
-            m.name: v * m.scale for m, v in zip(self.info.metrics, self._native.values())
-        }
+        return {m.name: v * m.scale for m, v in zip(self.info.metrics, self._native.values())}
 
     @property
     def laps(self) -> int:

@@ -132,8 +132,21 @@ class Storage:
         return pd.DataFrame(rows, columns=list(_COLUMNS))
 
 
-_COLUMNS = ("rank", "name", "path", "depth", "thread", "metric", "unit", "count", "sum",
-            "mean", "min", "max", "stddev")
+_COLUMNS = (
+    "rank",
+    "name",
+    "path",
+    "depth",
+    "thread",
+    "metric",
+    "unit",
+    "count",
+    "sum",
+    "mean",
+    "min",
+    "max",
+    "stddev",
+)
 
 
 def _make(info: ComponentInfo) -> type:

@@ -28,8 +28,18 @@ def test_every_setting_is_an_attribute_with_its_python_type():
     assert settings.names()
     for name, row in settings.TABLE.items():
         assert isinstance(getattr(settings, name), types[row.kind]), name
-    for expected in ["verbose", "debug", "json_output", "mpi_thread", "dart_output",
-                     "dart_count", "banner", "flat_profile", "timeline_profile", "output_path"]:
+    for expected in [
+        "verbose",
+        "debug",
+        "json_output",
+        "mpi_thread",
+        "dart_output",
+        "dart_count",
+        "banner",
+        "flat_profile",
+        "timeline_profile",
+        "output_path",
+    ]:
         assert expected in settings.TABLE
 
 
@@ -224,8 +234,10 @@ def test_profile_decorator_bare_and_with_components():
         listed.__wrapped__
     )
     names = {r["name"].split("@")[0] for r in WallClockStorage.get()}
-    assert {"test_profile_decorator_bare_and_with_components.<locals>.bare",
-            "test_profile_decorator_bare_and_with_components.<locals>.listed"} <= names
+    assert {
+        "test_profile_decorator_bare_and_with_components.<locals>.bare",
+        "test_profile_decorator_bare_and_with_components.<locals>.listed",
+    } <= names
 
 
 # ---- components --------------------------------------------------------------------------
@@ -273,8 +285,20 @@ def test_storage_get_and_dmp_get_without_mpi():
     with marker(["wall_clock", "peak_rss"], key="py_storage"):
         pass
     [r] = rows("py_storage")
-    assert set(r) >= {"rank", "name", "path", "depth", "metric", "unit", "count", "sum", "mean",
-                      "min", "max", "stddev"}
+    assert set(r) >= {
+        "rank",
+        "name",
+        "path",
+        "depth",
+        "metric",
+        "unit",
+        "count",
+        "sum",
+        "mean",
+        "min",
+        "max",
+        "stddev",
+    }
     assert r["rank"] == 0 and r["path"][-1] == "py_storage"
     assert any(r["name"] == "py_storage" for r in PeakRssStorage.get())
     everything = WallClockStorage.dmp_get()
@@ -297,8 +321,18 @@ def test_add_arguments_sub_command_sets_settings():
     rankscope.add_arguments(parser)
     try:
         args = parser.parse_args(
-            ["-n", "10", "rankscope-config", "--enabled", "False", "--dart-count", "4",
-             "--components", "wall_clock", "peak_rss"]
+            [
+                "-n",
+                "10",
+                "rankscope-config",
+                "--enabled",
+                "False",
+                "--dart-count",
+                "4",
+                "--components",
+                "wall_clock",
+                "peak_rss",
+            ]
         )
         assert args.n == 10
         assert settings.enabled is False and settings.dart_count == 4

@@ -30,7 +30,12 @@ def run(tmp_path: Path, *parts: str, timeout: float = 120) -> subprocess.Complet
     )
     return subprocess.run(
         ["mpirun", "-n", str(RANKS), sys.executable, str(script)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -53,7 +58,10 @@ WORK = """
 
 
 def test_dmp_get_returns_every_rank_on_rank_zero(tmp_path):
-    p = run(tmp_path, WORK, """
+    p = run(
+        tmp_path,
+        WORK,
+        """
     import json, rankscope
     rank = rankscope.world()["rank"]
     for _ in range(rank + 1):
@@ -64,7 +72,8 @@ def test_dmp_get_returns_every_rank_on_rank_zero(tmp_path):
         print(json.dumps(counts))
     else:
         assert everyone is None
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == [[r, r + 1] for r in range(RANKS)]
     assert len(banners(p)) == 1
@@ -75,9 +84,16 @@ def test_dmp_get_returns_every_rank_on_rank_zero(tmp_path):
 @pytest.mark.parametrize("order", ["mpi4py-first", "rankscope-first"])
 def test_mpi4py_either_import_order(tmp_path, order):
     pytest.importorskip("mpi4py")
-    imports = ("from mpi4py import MPI\nimport rankscope\n" if order == "mpi4py-first"
-               else "import rankscope\nfrom mpi4py import MPI\n")
-    p = run(tmp_path, imports, WORK, """
+    imports = (
+        "from mpi4py import MPI\nimport rankscope\n"
+        if order == "mpi4py-first"
+        else "import rankscope\nfrom mpi4py import MPI\n"
+    )
+    p = run(
+        tmp_path,
+        imports,
+        WORK,
+        """
     comm = MPI.COMM_WORLD
     assert rankscope.world()["size"] == comm.Get_size() == 4
     assert rankscope.world()["rank"] == comm.Get_rank()
@@ -86,7 +102,8 @@ def test_mpi4py_either_import_order(tmp_path, order):
     total = comm.allreduce(1)
     if comm.Get_rank() == 0:
         print(total)
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["4"]
     assert len(banners(p)) == 1
@@ -95,14 +112,19 @@ def test_mpi4py_either_import_order(tmp_path, order):
 
 def test_script_calling_mpi_finalize_itself(tmp_path):
     pytest.importorskip("mpi4py")
-    p = run(tmp_path, """
+    p = run(
+        tmp_path,
+        """
     import rankscope
     from mpi4py import MPI
-    """ + WORK, """
+    """
+        + WORK,
+        """
     work()
     MPI.Finalize()
     print("after finalize")
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("after finalize") == RANKS  # mpirun may interleave lines
     assert len(banners(p)) == 1
@@ -110,14 +132,19 @@ def test_script_calling_mpi_finalize_itself(tmp_path):
 
 
 def test_uncaught_exception_on_one_rank_aborts_after_writing_its_data(tmp_path):
-    p = run(tmp_path, WORK, """
+    p = run(
+        tmp_path,
+        WORK,
+        """
     import rankscope
     work()
     if rankscope.world()["rank"] == 2:
         raise RuntimeError("rank 2 failed")
     from rankscope.storage import WallClockStorage
     WallClockStorage.dmp_get()  # the other ranks wait here: without the abort, a hang
-    """, timeout=90)
+    """,
+        timeout=90,
+    )
     assert p.returncode != 0
     assert "rank 2 failed" in p.stderr
     data = json.loads((tmp_path / "out-rank2" / "profile.json").read_text())
@@ -125,11 +152,15 @@ def test_uncaught_exception_on_one_rank_aborts_after_writing_its_data(tmp_path):
 
 
 def test_stdout_of_the_program_is_unchanged(tmp_path):
-    p = run(tmp_path, WORK, """
+    p = run(
+        tmp_path,
+        WORK,
+        """
     import rankscope
     work()
     print("hello from", rankscope.world()["rank"])
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr
     # mpirun may interleave the ranks' lines: what is left after removing them is whitespace
     rest = p.stdout
@@ -141,7 +172,10 @@ def test_stdout_of_the_program_is_unchanged(tmp_path):
 
 def test_example_app_runs(tmp_path):
     app = Path(__file__).resolve().parents[2] / "examples" / "python" / "app.py"
-    p = run(tmp_path, f"import runpy, sys\nsys.argv = ['app.py', '-n', '12']\n"
-                      f"runpy.run_path({str(app)!r}, run_name='__main__')\n")
+    p = run(
+        tmp_path,
+        f"import runpy, sys\nsys.argv = ['app.py', '-n', '12']\n"
+        f"runpy.run_path({str(app)!r}, run_name='__main__')\n",
+    )
     assert p.returncode == 0, p.stderr
     assert sum("fib calls" in line for line in p.stdout.splitlines()) == RANKS
