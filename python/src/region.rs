@@ -2,11 +2,18 @@
 //! native wrapper that decorators return, so a decorated call costs one native call and no
 //! Python-level wrapper frame.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyReferenceError, PyValueError};
+use pyo3::ffi;
+use pyo3::panic::PanicException;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyString, PyType};
 use rankscope::bundle::Bundle;
 use rankscope::storage::Token;
+use std::any::Any;
+use std::ffi::{c_int, c_uint, c_void, CStr};
+use std::panic::{self, AssertUnwindSafe};
+use std::{mem, ptr};
 
 /// The interned bundle of these components; ValueError (with the valid names) when a name is unknown.
 pub(crate) fn bundle_of(components: &[String]) -> PyResult<&'static Bundle> {
@@ -56,11 +63,8 @@ impl Region {
 
     /// A callable that measures each call of `func` as this region, forwarding arguments,
     /// return value and exceptions unchanged.
-    fn wrap(&self, func: Py<PyAny>) -> Wrapped {
-        Wrapped {
-            func,
-            region: self.region,
-        }
+    fn wrap(&self, py: Python<'_>, func: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        new_wrapped(py, func, self.region)
     }
 
     fn __repr__(&self) -> String {
@@ -82,69 +86,308 @@ impl Started {
     }
 }
 
-/// A function wrapped so that each call is measured as a region. Returned by decorators; it has
-/// a `__dict__` so `functools.update_wrapper` gives it the wrapped function's name, doc and
-/// `__wrapped__` (which `inspect.signature` follows), and binds like a function on classes.
-#[pyclass(frozen, dict, weakref, module = "rankscope._native")]
-pub(crate) struct Wrapped {
-    func: Py<PyAny>,
+/// A function wrapped so that each call is measured as a region. Returned by `Region.wrap`.
+///
+/// pyo3's `#[pyclass]` cannot (yet) declare a vectorcall slot, and its `__call__` receives a
+/// tuple and a dict built for every call. This type is therefore defined with the C API: the
+/// instance carries a `vectorcallfunc` at `__vectorcalloffset__`, so a call passes the caller's
+/// argument vector straight on to the wrapped function with `PyObject_Vectorcall`. Nothing is
+/// allocated on the way in or out.
+///
+/// It has a `__dict__` (so `functools.update_wrapper` gives it the wrapped function's name,
+/// doc and `__wrapped__`, which `inspect.signature` follows) and weak references, and binds
+/// like a function on classes (`__get__` makes a bound method). It is a method descriptor
+/// (`Py_TPFLAGS_METHOD_DESCRIPTOR`): `obj.method(x)` calls `wrapper(obj, x)` without building
+/// the bound method, exactly what the bound method would have done.
+#[repr(C)]
+struct WrappedObject {
+    ob_base: ffi::PyObject,
+    /// Always `wrapped_vectorcall`; CPython finds it through `tp_vectorcall_offset`.
+    vectorcall: Option<ffi::vectorcallfunc>,
+    /// The wrapped callable (owned); null only after `tp_clear`.
+    func: *mut ffi::PyObject,
+    /// The instance `__dict__` (owned, created on first use), at `tp_dictoffset`.
+    dict: *mut ffi::PyObject,
+    /// Weak reference list head, at `tp_weaklistoffset`.
+    weaklist: *mut ffi::PyObject,
     region: rankscope::Region,
 }
 
-#[pymethods]
-impl Wrapped {
-    #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Py<PyAny>> {
-        let token = self.region.start();
-        let out = self.func.bind(py).call(args, kwargs);
-        self.region.stop(token);
-        out.map(Bound::unbind)
-    }
+/// The `Wrapped` type, created once.
+static WRAPPED_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-    fn __get__(
-        slf: Bound<'_, Self>,
-        obj: Option<Bound<'_, PyAny>>,
-        _owner: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        match obj {
-            Some(obj) if !obj.is_none() => {
-                let py = slf.py();
-                // SAFETY: both pointers are live objects; PyMethod_New returns a new reference
-                // or NULL with an exception set.
-                unsafe {
-                    Bound::from_owned_ptr_or_err(py, PyMethod_New(slf.as_ptr(), obj.as_ptr()))
-                }
-                .map(Bound::unbind)
-            }
-            _ => Ok(slf.into_any().unbind()),
+/// Offset of a field as CPython's `Py_ssize_t` (the structure is a few dozen bytes).
+fn offset(bytes: usize) -> ffi::Py_ssize_t {
+    bytes as ffi::Py_ssize_t
+}
+
+fn wrapped_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    WRAPPED_TYPE
+        .get_or_try_init(py, || {
+            // Members and getsets are referenced by the type for the life of the process.
+            let member = |name: &'static CStr, at: usize| ffi::PyMemberDef {
+                name: name.as_ptr(),
+                type_code: ffi::Py_T_PYSSIZET,
+                offset: offset(at),
+                flags: ffi::Py_READONLY,
+                doc: ptr::null(),
+            };
+            let members: &'static mut [ffi::PyMemberDef] = Box::leak(Box::new([
+                member(
+                    c"__vectorcalloffset__",
+                    mem::offset_of!(WrappedObject, vectorcall),
+                ),
+                member(c"__dictoffset__", mem::offset_of!(WrappedObject, dict)),
+                member(
+                    c"__weaklistoffset__",
+                    mem::offset_of!(WrappedObject, weaklist),
+                ),
+                ffi::PyMemberDef::default(),
+            ]));
+            let getsets: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([
+                ffi::PyGetSetDef {
+                    name: c"__dict__".as_ptr(),
+                    get: Some(ffi::PyObject_GenericGetDict),
+                    set: Some(ffi::PyObject_GenericSetDict),
+                    doc: ptr::null(),
+                    closure: ptr::null_mut(),
+                },
+                ffi::PyGetSetDef::default(),
+            ]));
+            let slot = |slot: c_int, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
+            let mut slots = [
+                slot(ffi::Py_tp_doc, WRAPPED_DOC.as_ptr() as *mut c_void),
+                slot(ffi::Py_tp_dealloc, wrapped_dealloc as *mut c_void),
+                slot(ffi::Py_tp_traverse, wrapped_traverse as *mut c_void),
+                slot(ffi::Py_tp_clear, wrapped_clear as *mut c_void),
+                slot(ffi::Py_tp_call, ffi::PyVectorcall_Call as *mut c_void),
+                slot(ffi::Py_tp_descr_get, wrapped_descr_get as *mut c_void),
+                slot(ffi::Py_tp_repr, wrapped_repr as *mut c_void),
+                slot(ffi::Py_tp_members, members.as_mut_ptr().cast()),
+                slot(ffi::Py_tp_getset, getsets.as_mut_ptr().cast()),
+                slot(0, ptr::null_mut()),
+            ];
+            let mut spec = ffi::PyType_Spec {
+                // Kept by the type as its tp_name: a static string.
+                name: c"rankscope._native.Wrapped".as_ptr(),
+                basicsize: mem::size_of::<WrappedObject>() as c_int,
+                itemsize: 0,
+                flags: (ffi::Py_TPFLAGS_DEFAULT
+                    | ffi::Py_TPFLAGS_HAVE_GC
+                    | ffi::Py_TPFLAGS_HAVE_VECTORCALL
+                    | ffi::Py_TPFLAGS_METHOD_DESCRIPTOR
+                    | ffi::Py_TPFLAGS_IMMUTABLETYPE
+                    | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as c_uint,
+                slots: slots.as_mut_ptr(),
+            };
+            // SAFETY: the spec, its slots and their functions are valid; the name, members and
+            // getsets live for the whole process (CPython copies the slots and the doc).
+            // PyType_FromSpec returns a new reference to a type, or NULL with an error set.
+            let tp = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyType_FromSpec(&mut spec))? };
+            Ok(tp.cast_into::<PyType>()?.unbind())
+        })
+        .map(|tp| tp.bind(py))
+}
+
+const WRAPPED_DOC: &CStr = c"A function measured as a region at each call (see Region.wrap).";
+
+/// A new `Wrapped` measuring each call of `func` as `region`.
+fn new_wrapped(py: Python<'_>, func: Py<PyAny>, region: rankscope::Region) -> PyResult<Py<PyAny>> {
+    let tp = wrapped_type(py)?;
+    // SAFETY: PyType_GenericAlloc returns a new, zero-filled, GC-tracked instance of our type
+    // (holding a reference to the type) or NULL with an error set. We fill every field through
+    // raw places before any code can read them; traverse and clear accept the null `dict`.
+    unsafe {
+        let obj = ffi::PyType_GenericAlloc(tp.as_type_ptr(), 0);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let this = obj.cast::<WrappedObject>();
+        ptr::addr_of_mut!((*this).vectorcall).write(Some(wrapped_vectorcall));
+        ptr::addr_of_mut!((*this).func).write(func.into_ptr());
+        ptr::addr_of_mut!((*this).region).write(region);
+        Ok(Bound::from_owned_ptr(py, obj).unbind())
+    }
+}
+
+/// Sets a `PanicException` for a panic caught at the C boundary (unwinding must not cross it).
+#[cold]
+fn raise_panic(payload: Box<dyn Any + Send>) {
+    let message = if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "panic from Rust code".to_string()
+    };
+    // SAFETY: only called from the type's slots, which CPython runs attached to the interpreter.
+    let py = unsafe { Python::assume_attached() };
+    PanicException::new_err((message,)).restore(py);
+}
+
+/// Sets the error for a call of a wrapper whose function was cleared by the garbage collector.
+#[cold]
+fn raise_cleared() {
+    // SAFETY: as in `raise_panic`.
+    let py = unsafe { Python::assume_attached() };
+    PyReferenceError::new_err("rankscope wrapper already cleared").restore(py);
+}
+
+/// The call: start the region, forward the argument vector as it came, stop the region. The
+/// result, or NULL with the callee's exception still set, is returned unchanged.
+unsafe extern "C" fn wrapped_vectorcall(
+    callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let this = callable.cast::<WrappedObject>();
+    // SAFETY: CPython calls this slot only on instances of our type, which the caller keeps
+    // alive for the call; the fields were initialised at creation.
+    let (func, region) = unsafe { ((*this).func, (*this).region) };
+    if func.is_null() {
+        raise_cleared();
+        return ptr::null_mut();
+    }
+    let token = match panic::catch_unwind(AssertUnwindSafe(|| region.start())) {
+        Ok(token) => token,
+        Err(payload) => {
+            raise_panic(payload);
+            return ptr::null_mut();
+        }
+    };
+    // SAFETY: `func` is a live object; our own reference keeps it alive through the call even
+    // if the wrapper is cleared meanwhile. The argument vector, its count and flags (including
+    // PY_VECTORCALL_ARGUMENTS_OFFSET, whose slot before `args` the caller lends to its callee)
+    // and the keyword names are forwarded exactly as the caller passed them.
+    let out = unsafe {
+        ffi::Py_INCREF(func);
+        ffi::PyObject_Vectorcall(func, args, nargsf, kwnames)
+    };
+    let stopped = panic::catch_unwind(AssertUnwindSafe(|| region.stop(token)));
+    // SAFETY: releases the reference taken above.
+    unsafe { ffi::Py_DECREF(func) };
+    match stopped {
+        Ok(()) => out,
+        Err(payload) => {
+            // SAFETY: `out` is a new reference or NULL.
+            unsafe { ffi::Py_XDECREF(out) };
+            raise_panic(payload);
+            ptr::null_mut()
         }
     }
+}
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "<rankscope-measured {}>",
-            self.func.bind(py).repr()?.to_str()?
-        ))
+/// `__get__`: a bound method on instances, the wrapper itself on the class (like functions).
+unsafe extern "C" fn wrapped_descr_get(
+    slf: *mut ffi::PyObject,
+    obj: *mut ffi::PyObject,
+    _owner: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: `slf` is a live wrapper and `obj` null or a live object. PyMethod_New returns a
+    // new reference or NULL with an error set; the other branch returns a new reference to
+    // `slf`.
+    unsafe {
+        if obj.is_null() || obj == ffi::Py_None() {
+            ffi::Py_INCREF(slf);
+            slf
+        } else {
+            PyMethod_New(slf, obj)
+        }
+    }
+}
+
+unsafe extern "C" fn wrapped_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls this slot attached, on a live wrapper.
+    let (py, func) = unsafe {
+        (
+            Python::assume_attached(),
+            (*slf.cast::<WrappedObject>()).func,
+        )
+    };
+    let text = if func.is_null() {
+        Ok("<rankscope-measured (cleared)>".to_string())
+    } else {
+        // SAFETY: `func` is live while the wrapper holds it; the borrowed Bound does not
+        // outlive this call.
+        let func = unsafe { Bound::from_borrowed_ptr(py, func) };
+        func.repr()
+            .and_then(|r| Ok(format!("<rankscope-measured {}>", r.to_str()?)))
+    };
+    match text {
+        Ok(text) => PyString::new(py, &text).into_ptr(),
+        Err(err) => {
+            err.restore(py);
+            ptr::null_mut()
+        }
+    }
+}
+
+unsafe extern "C" fn wrapped_traverse(
+    slf: *mut ffi::PyObject,
+    visit: ffi::visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    let this = slf.cast::<WrappedObject>();
+    // SAFETY: the collector calls this on a live wrapper; each visited pointer is a live
+    // object we own a reference to (instances of a heap type own one to their type).
+    unsafe {
+        for held in [(*this).func, (*this).dict, ffi::Py_TYPE(slf).cast()] {
+            if !held.is_null() {
+                let done = visit(held, arg);
+                if done != 0 {
+                    return done;
+                }
+            }
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn wrapped_clear(slf: *mut ffi::PyObject) -> c_int {
+    let this = slf.cast::<WrappedObject>();
+    // SAFETY: a live wrapper; each field is nulled before its reference is released, so code
+    // run by the release never sees a dangling pointer.
+    unsafe {
+        for field in [
+            ptr::addr_of_mut!((*this).func),
+            ptr::addr_of_mut!((*this).dict),
+        ] {
+            let held = field.replace(ptr::null_mut());
+            ffi::Py_XDECREF(held);
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn wrapped_dealloc(slf: *mut ffi::PyObject) {
+    // SAFETY: the last reference is gone. Untrack before tearing down, clear weak references,
+    // release the fields, free the memory with the type's tp_free (the GC allocator), then drop
+    // the instance's reference to its heap type.
+    unsafe {
+        let tp = ffi::Py_TYPE(slf);
+        ffi::PyObject_GC_UnTrack(slf.cast());
+        if !(*slf.cast::<WrappedObject>()).weaklist.is_null() {
+            ffi::PyObject_ClearWeakRefs(slf);
+        }
+        wrapped_clear(slf);
+        match (*tp).tp_free {
+            Some(free) => free(slf.cast()),
+            None => ffi::PyObject_GC_Del(slf.cast()),
+        }
+        ffi::Py_DECREF(tp.cast());
     }
 }
 
 extern "C" {
     /// CPython's bound-method constructor (stable ABI; not declared by pyo3-ffi).
-    fn PyMethod_New(
-        func: *mut pyo3::ffi::PyObject,
-        slf: *mut pyo3::ffi::PyObject,
-    ) -> *mut pyo3::ffi::PyObject;
+    fn PyMethod_New(func: *mut ffi::PyObject, slf: *mut ffi::PyObject) -> *mut ffi::PyObject;
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_components, m)?)?;
     m.add_class::<Region>()?;
     m.add_class::<Started>()?;
-    m.add_class::<Wrapped>()?;
+    m.add("Wrapped", wrapped_type(m.py())?)?;
     Ok(())
 }
