@@ -79,6 +79,10 @@ impl Bundle {
     /// Takes the start sample into `raw[..raw_len()]`; the wall clock goes last.
     #[inline]
     pub fn sample_start(&self, raw: &mut [i64]) {
+        // One collector (most often the wall clock alone): no loop, no slicing.
+        if let [c] = self.collectors[..] {
+            return c.sample(raw);
+        }
         let mut end = self.raw_len;
         for (c, &(n, _)) in self.collectors.iter().zip(&self.shapes).rev() {
             c.sample(&mut raw[end - n..end]);
@@ -90,6 +94,11 @@ impl Bundle {
     /// `out[..metrics().len()]`.
     #[inline]
     pub fn measure(&self, start: &[i64], out: &mut [i64]) {
+        if let ([c], [(n, _)]) = (&self.collectors[..], &self.shapes[..]) {
+            let mut stop = [0i64; MAX_RAW];
+            c.sample(&mut stop[..*n]);
+            return c.delta(start, &stop[..*n], out);
+        }
         let (mut raw_at, mut out_at) = (0, 0);
         for (c, &(n, m)) in self.collectors.iter().zip(&self.shapes) {
             let mut stop = [0i64; MAX_RAW];
@@ -155,6 +164,28 @@ mod tests {
     fn unknown_component_is_an_error() {
         let err = Bundle::new(&["wall_clock", "peak_rs"]).err().unwrap();
         assert_eq!(err.suggestion, Some("peak_rss"));
+    }
+
+    #[test]
+    fn several_collectors_measure_in_bundle_order() {
+        let b = Bundle::new(&["page_faults", "wall_clock", "cpu_clock"]).unwrap();
+        let names: Vec<_> = b.collectors().iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["wall_clock", "page_faults", "cpu_clock"]);
+        let mut raw = [0i64; 8];
+        let mut out = [0i64; 8];
+        b.sample_start(&mut raw[..b.raw_len()]);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let touched = std::hint::black_box(vec![1u8; 4 << 20]);
+        b.measure(&raw[..b.raw_len()], &mut out[..b.metrics().len()]);
+        drop(touched);
+        assert!(out[0] >= 5_000_000, "wall {}", out[0]);
+        assert!(out[1] >= 512, "minor faults {}", out[1]); // 4 MiB is 1,024 pages
+        assert!(
+            out[3] >= 0 && out[3] < out[0],
+            "cpu {} vs wall {}",
+            out[3],
+            out[0]
+        );
     }
 
     #[test]
