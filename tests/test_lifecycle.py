@@ -32,6 +32,7 @@ def ranks_run(mpirun, tmp_path_factory):
         "RANKSCOPE_OUTPUT_PATH": str(tmp / "out"),
         "RANKSCOPE_COLLAPSE_PROCESSES": "off",
         "RANKSCOPE_RANK_OUTPUT": "on",
+        "RANKSCOPE_BANNER": "on",  # python/tests/conftest.py turns it off for its session
     }
     exe = build_example("ranks")
     proc = subprocess.run(
