@@ -22,4 +22,4 @@ step "ruff"
 .venv/bin/ruff format --check python examples tests
 
 step "pytest (Python API, mpirun end-to-end, HDF5, Hatchet, Thicket)"
-.venv/bin/python -m pytest -q python/tests tests
+.venv/bin/python -m pytest -q -rs python/tests tests
