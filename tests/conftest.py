@@ -19,14 +19,13 @@ MPI_ENV = {
 }
 
 
-@functools.cache
-def build_example(name: str) -> Path:
-    """Builds `runtime/examples/<name>.rs` in release mode and returns the executable's path.
+def _build(kind: str, name: str) -> Path:
+    """Builds the cargo target `--<kind> <name>` in release mode and returns its executable.
 
     The path comes from cargo's own report, so CARGO_TARGET_DIR and profiles are respected.
     """
     out = subprocess.run(
-        ["cargo", "build", "--release", "--example", name, "--message-format=json"],
+        ["cargo", "build", "--release", f"--{kind}", name, "--message-format=json"],
         cwd=REPO,
         check=True,
         stdout=subprocess.PIPE,
@@ -37,7 +36,19 @@ def build_example(name: str) -> Path:
         if msg.get("reason") == "compiler-artifact" and msg.get("executable"):
             if msg["target"]["name"] == name:
                 return Path(msg["executable"])
-    raise RuntimeError(f"cargo did not report an executable for example {name}")
+    raise RuntimeError(f"cargo did not report an executable for {kind} {name}")
+
+
+@functools.cache
+def build_example(name: str) -> Path:
+    """Builds `runtime/examples/<name>.rs` in release mode and returns the executable's path."""
+    return _build("example", name)
+
+
+@functools.cache
+def build_bin(name: str) -> Path:
+    """Builds the binary `name` (e.g. the `rankscope` CLI) in release mode; returns its path."""
+    return _build("bin", name)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import subprocess
 
 import h5py
 import pytest
-from conftest import MPI_ENV, build_example
+from conftest import MPI_ENV, build_bin, build_example
 
 RANKS = 4
 
@@ -92,6 +92,33 @@ def test_per_rank_trees_and_snapshots_match_the_merged_columns(ranks_run):
             for metric, stats in node["stats"].items():
                 assert tree_nodes[path]["stats"][metric] == stats, (rank, path, metric)
                 assert merged[path]["per_rank"][metric][rank] == stats, (rank, path, metric)
+
+
+def test_offline_merge_of_the_snapshots_equals_rank0_result(ranks_run, tmp_path):
+    tmp, _ = ranks_run
+    snapshots = [str(tmp / f"out-rank{r}" / "profile.json") for r in reversed(range(RANKS))]
+    cli = build_bin("rankscope")
+    proc = subprocess.run(
+        [str(cli), "merge", *snapshots, "--output", str(tmp_path / "merged")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path / "merged" / "profile.json") in proc.stdout.split()
+
+    def table(path):
+        p = json.loads(path.read_text())
+        return [r["rank"] for r in p["ranks"]], [
+            (n["name"], n["parent"], n["stats"], n["per_rank"]) for n in p["nodes"]
+        ]
+
+    assert table(tmp_path / "merged" / "profile.json") == table(tmp / "out" / "profile.json")
+
+    dup = subprocess.run(
+        [str(cli), "merge", snapshots[0], snapshots[0]], capture_output=True, text=True
+    )
+    assert dup.returncode == 1 and "is in both" in dup.stderr, dup.stderr
 
 
 def test_threads_example_alone_collapses_eight_threads(tmp_path):

@@ -18,6 +18,7 @@ Usage: rankscope <COMMAND> [ARGS]
 Commands:
   components          List every collector, its metrics, and whether it works here
   report FILE         Print the text report of a JSON profile
+  merge FILE...       Merge per-rank profiles into one result and write its outputs
   settings            Print the settings reference (Markdown)
   help [COMMAND]      Print this help, or a command's help
 
@@ -49,6 +50,18 @@ Options:
   -h, --help          Print help
 
 Defaults come from RANKSCOPE_PRECISION, RANKSCOPE_WIDTH and RANKSCOPE_SCIENTIFIC when set.
+";
+
+const MERGE_HELP: &str = "\
+Merge profiles written separately by the ranks of one run (the snapshots of setting rank_output,
+<output_path>-rank<N>/profile.json) into the result rank 0 would have written, and write its
+outputs (the enabled ones, as at the end of a run) into a new folder. Prints the files written.
+
+Usage: rankscope merge FILE... [--output DIR]
+
+Options:
+  --output DIR        Output folder (default: setting output_path); never overwritten
+  -h, --help          Print help
 ";
 
 const SETTINGS_HELP: &str = "\
@@ -107,9 +120,13 @@ fn run(args: &[OsString]) -> Result<(), Failure> {
             false => print(&rankscope::settings::markdown()),
         },
         "report" => report(rest),
+        "merge" => merge(rest),
         other => Err(Failure::Usage(format!(
             "unknown command '{other}'{}",
-            did_you_mean(other, &["components", "report", "settings", "help"])
+            did_you_mean(
+                other,
+                &["components", "report", "merge", "settings", "help"]
+            )
         ))),
     }
 }
@@ -118,6 +135,7 @@ fn help_of(command: &str) -> Result<&'static str, Failure> {
     match command {
         "components" => Ok(COMPONENTS_HELP),
         "report" => Ok(REPORT_HELP),
+        "merge" => Ok(MERGE_HELP),
         "settings" => Ok(SETTINGS_HELP),
         "help" => Ok(HELP),
         other => Err(Failure::Usage(format!(
@@ -193,6 +211,44 @@ fn report(args: &[OsString]) -> Result<(), Failure> {
     };
     let profile = read_profile(&file).map_err(|e| Failure::File(e.to_string()))?;
     print(&text_report(&profile, &opts))
+}
+
+fn merge(args: &[OsString]) -> Result<(), Failure> {
+    let mut opts = rankscope::lifecycle::output_options(&rankscope::settings::current());
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.to_str() {
+            Some("-h" | "--help") => return print(MERGE_HELP),
+            Some("--output" | "-o") => {
+                let dir = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--output needs a folder".into()))?;
+                opts.output_path = PathBuf::from(dir);
+            }
+            Some(flag) if flag.starts_with("--") => {
+                return Err(Failure::Usage(format!(
+                    "unknown option '{flag}' for 'merge'{}",
+                    did_you_mean(flag, &["--output", "--help"])
+                )))
+            }
+            _ => files.push(PathBuf::from(arg)),
+        }
+    }
+    if files.is_empty() {
+        return Err(Failure::Usage(
+            "'merge' needs the profile files of the ranks".into(),
+        ));
+    }
+    let merged =
+        rankscope::output::merge_files(&files).map_err(|e| Failure::File(e.to_string()))?;
+    let written = rankscope::output::write_all(&merged, &opts)
+        .map_err(|e| Failure::File(format!("writing the merged outputs: {e}")))?;
+    let list: Vec<String> = written
+        .iter()
+        .map(|f| format!("{}\n", f.display()))
+        .collect();
+    print(&list.concat())
 }
 
 fn bounded(name: &str, value: &str, max: usize) -> Result<usize, Failure> {

@@ -12,6 +12,7 @@ pub mod folder;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod json;
+mod merge;
 #[cfg(test)]
 mod sample;
 pub mod text;
@@ -20,6 +21,7 @@ pub use check::check;
 pub use dart::dart_lines;
 pub use folder::{write_atomic, OutputDir};
 pub use json::{parse_profile, read_profile, to_json};
+pub use merge::merge_files;
 pub use text::{render as text_report, TextOptions};
 
 use crate::profile::Profile;
