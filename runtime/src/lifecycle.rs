@@ -6,7 +6,7 @@
 
 use crate::mpi::{self, ThreadLevel};
 use crate::output::{self, OutputOptions, TextOptions};
-use crate::profile::{Profile, RankInfo};
+use crate::profile::Profile;
 use crate::settings::{self, MpiThread, Settings};
 use crate::storage;
 use serde_json::Value;
@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-static STARTED: OnceLock<(SystemTime, i64)> = OnceLock::new();
+/// When the run started: the first of `init` and `get`, whichever came first.
+static START: OnceLock<SystemTime> = OnceLock::new();
+static INIT: std::sync::Once = std::sync::Once::new();
 
 /// Starts the run: reports settings problems found in the environment (on stderr), joins MPI
 /// when a launcher started the job (or adopts an MPI someone else initialised; setting
@@ -23,7 +25,8 @@ static STARTED: OnceLock<(SystemTime, i64)> = OnceLock::new();
 /// `MPI_Finalize` or at [`finalize`], whichever comes first. Collective under a launcher: every
 /// rank must call it early. Later calls do nothing.
 pub fn init() {
-    STARTED.get_or_init(|| {
+    START.get_or_init(SystemTime::now);
+    INIT.call_once(|| {
         for e in settings::init_errors() {
             eprintln!("rankscope: error: {e}");
         }
@@ -38,7 +41,6 @@ pub fn init() {
             mpi::init(thread_level(s.mpi_thread));
         }
         mpi::on_finalize(Box::new(final_outputs));
-        (SystemTime::now(), crate::collectors::monotonic_ns())
     });
 }
 
@@ -52,34 +54,12 @@ pub fn thread_level(t: MpiThread) -> ThreadLevel {
     }
 }
 
-/// Host name of this machine.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
-    if ok {
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        "unknown".into()
-    }
-}
-
-/// This process as one rank (rank 0 without MPI).
-pub fn rank_info(rank: u32) -> RankInfo {
-    RankInfo {
-        rank,
-        hostname: hostname(),
-        pid: std::process::id(),
-    }
-}
-
 /// This process's profile, every thread included (collapsed or not per `collapse_threads`),
 /// with run metadata. Reads running threads without stopping them; does no I/O and no
 /// communication.
 pub fn get() -> Profile {
     let s = settings::current();
-    let mut p = storage::profile(s.collapse_threads, rank_info(mpi::world().rank));
+    let mut p = storage::profile(s.collapse_threads, mpi::rank_info(mpi::world().rank));
     p.metadata = metadata(&s);
     p
 }
@@ -93,7 +73,7 @@ pub fn dmp_get() -> Option<Profile> {
 
 /// Run metadata: start time, command line, executable, host, pid, version and settings.
 fn metadata(s: &Settings) -> std::collections::BTreeMap<String, Value> {
-    let (start, _) = *STARTED.get_or_init(|| (SystemTime::now(), 0));
+    let start = *START.get_or_init(SystemTime::now);
     let secs = |t: SystemTime| {
         t.duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64())
@@ -117,7 +97,7 @@ fn metadata(s: &Settings) -> std::collections::BTreeMap<String, Value> {
                     .unwrap_or_default(),
             ),
         ),
-        ("hostname", Value::from(hostname())),
+        ("hostname", Value::from(mpi::hostname())),
         ("pid", Value::from(std::process::id())),
         ("settings", Value::Object(settings)),
     ]

@@ -3,7 +3,7 @@
 use crate::profile::RankInfo;
 
 /// The host name from `gethostname(2)`; empty when it cannot be read.
-pub(crate) fn hostname() -> String {
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the pointer and length describe `buf`, which outlives the call; gethostname writes
     // at most `len` bytes and we stop at the first NUL (or the end when it truncated).
@@ -16,7 +16,7 @@ pub(crate) fn hostname() -> String {
 }
 
 /// Rank, host and pid of this process.
-pub(crate) fn rank_info(rank: u32) -> RankInfo {
+pub fn rank_info(rank: u32) -> RankInfo {
     RankInfo {
         rank,
         hostname: hostname(),

@@ -19,6 +19,7 @@ mod reduce;
 mod wire;
 
 pub use finalize::{abort, finalize, on_finalize};
+pub use host::{hostname, rank_info};
 pub use init::{init, init_singleton, world, ThreadLevel, WorldInfo};
 pub use launcher::launcher;
 pub use patient::barrier;
