@@ -86,7 +86,8 @@ pub fn render(profile: &Profile, opts: &TextOptions) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
-        for (id, l) in labels.iter().enumerate() {
+        let shown = with_values_below(profile, &m.name);
+        for (id, l) in labels.iter().enumerate().filter(|(id, _)| shown[*id]) {
             let mut line = format!("{l:<name_width$}");
             let cells = cells(d.shown(id, m, total), multi, opts);
             for (c, w) in cells.iter().zip(&widths) {
@@ -103,6 +104,19 @@ pub fn render(profile: &Profile, opts: &TextOptions) -> String {
         }
     }
     out
+}
+
+/// Which nodes a metric's section shows: those holding a value of it, and their ancestors (so
+/// the path to every value stays readable). Subtrees without any value are left out.
+fn with_values_below(p: &Profile, metric: &str) -> Vec<bool> {
+    let mut shown: Vec<bool> = p.nodes.iter().map(|n| n.stats.contains_key(metric)).collect();
+    // Pre-order: every child comes after its parent, so a reverse walk sees children first.
+    for n in p.nodes.iter().rev() {
+        if let (true, Some(parent)) = (shown[n.id], n.parent) {
+            shown[parent] = true;
+        }
+    }
+    shown
 }
 
 /// Run description: rank count, node count and the scalar metadata (settings and other nested
@@ -232,6 +246,13 @@ mod tests {
     use super::*;
     use crate::output::sample;
 
+    /// The text of one metric's section: from its title to the next blank line.
+    fn section<'a>(report: &'a str, title: &str) -> &'a str {
+        let start = report.find(title).expect(title);
+        let rest = &report[start..];
+        &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+    }
+
     fn row<'a>(report: &'a str, section: &str, name: &str) -> Vec<&'a str> {
         let start = report.find(section).expect(section);
         let line = report[start..]
@@ -255,8 +276,9 @@ mod tests {
         );
         assert_eq!(row(&r, "wall_clock [s]", "step")[7], "57.143");
         assert!(r.contains("\n    step "), "two spaces per depth:\n{r}");
-        let rss_init = row(&r, "peak_rss", "init");
-        assert_eq!(rss_init[1..], ["-"; 7]);
+        // `init` has no peak_rss and nothing below it does: left out of that section only
+        assert!(section(&r, "peak_rss").lines().all(|l| !l.contains("init")));
+        assert!(section(&r, "wall_clock [s]").contains("init"));
         assert_eq!(
             row(&r, "peak_rss", "main")[7],
             "-",
