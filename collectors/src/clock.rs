@@ -27,7 +27,9 @@ static SOURCE: OnceLock<Source> = OnceLock::new();
 /// The hot path's copy of [`SOURCE`]: which source, and the tick factor as f64 bits, in plain
 /// atomics (one relaxed load each) rather than behind the `OnceLock`.
 static MODE: AtomicU8 = AtomicU8::new(MODE_UNKNOWN);
-static NS_PER_TICK: AtomicU64 = AtomicU64::new(0);
+/// Nanoseconds per tick in 32.32 fixed point: a lap converts with one integer multiply.
+static NS_PER_TICK_FIXED: AtomicU64 = AtomicU64::new(0);
+const FIXED_ONE: f64 = (1u64 << 32) as f64;
 const MODE_UNKNOWN: u8 = 0;
 const MODE_TSC: u8 = 1;
 const MODE_MONOTONIC: u8 = 2;
@@ -49,7 +51,7 @@ fn sample_raw() -> i64 {
 fn publish_mode() {
     let mode = match source() {
         Source::Tsc { ns_per_tick, .. } => {
-            NS_PER_TICK.store(ns_per_tick.to_bits(), Relaxed);
+            NS_PER_TICK_FIXED.store((ns_per_tick * FIXED_ONE).round() as u64, Relaxed);
             MODE_TSC
         }
         Source::Monotonic => MODE_MONOTONIC,
@@ -177,7 +179,7 @@ impl Collector for WallClock {
         let d = stop[0].wrapping_sub(start[0]);
         // A sample was taken before any delta, so MODE is known here.
         out[0] = match MODE.load(Relaxed) {
-            MODE_TSC => (d as f64 * f64::from_bits(NS_PER_TICK.load(Relaxed))) as i64,
+            MODE_TSC => ((d as i128 * NS_PER_TICK_FIXED.load(Relaxed) as i128) >> 32) as i64,
             _ => d,
         };
     }
