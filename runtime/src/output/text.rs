@@ -109,7 +109,11 @@ pub fn render(profile: &Profile, opts: &TextOptions) -> String {
 /// Which nodes a metric's section shows: those holding a value of it, and their ancestors (so
 /// the path to every value stays readable). Subtrees without any value are left out.
 fn with_values_below(p: &Profile, metric: &str) -> Vec<bool> {
-    let mut shown: Vec<bool> = p.nodes.iter().map(|n| n.stats.contains_key(metric)).collect();
+    let mut shown: Vec<bool> = p
+        .nodes
+        .iter()
+        .map(|n| n.stats.contains_key(metric))
+        .collect();
     // Pre-order: every child comes after its parent, so a reverse walk sees children first.
     for n in p.nodes.iter().rev() {
         if let (true, Some(parent)) = (shown[n.id], n.parent) {
