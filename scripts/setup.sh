@@ -3,6 +3,8 @@
 # (MPI, HDF5, hwloc, clang for bindgen, Python), then a virtualenv at .venv with the Python
 # packages of the tests, and builds the rankscope Python package into it (incrementally: the
 # Rust build shares ./target). Safe to run again.
+# Needs nothing beyond the Rust toolchain (rustup), the Debian packages below and what it installs
+# into .venv: every Python tool (pip, maturin, ruff, pytest) is run from .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +15,17 @@ packages=(
   libhwloc-dev hwloc-nox libudev-dev
   libclang1-14 libclang-common-14-dev
 )
-command -v python3 >/dev/null || packages+=(python3 python3-venv python3-dev python3-pip)
-command -v cargo >/dev/null || packages+=(cargo rustc)
+# Debian's python3 (installed here when there is none, or already /usr/bin/python3) needs
+# python3-venv for `python3 -m venv` and python3-dev for libpython, which `cargo test` links for the
+# Python bindings. Another python3 (e.g. pyenv) brings both itself.
+case "$(command -v python3 || true)" in
+  "" | /usr/bin/python3) packages+=(python3 python3-venv python3-dev) ;;
+esac
+if ! command -v cargo >/dev/null; then
+  # Debian's own cargo (1.63 in bookworm) is older than the workspace's rust-version (1.80).
+  echo "setup: cargo not found: install Rust 1.80 or newer with rustup (https://rustup.rs)" >&2
+  exit 1
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,10 +45,13 @@ fi
 stamp=.venv/.requirements-stamp
 if [ ! -f "$stamp" ] || [ tests/requirements.txt -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip >&2
-  .venv/bin/pip install -q -r tests/requirements.txt maturin ruff >&2
+  # maturin within the range python/pyproject.toml asks for: --no-build-isolation does not check it.
+  .venv/bin/pip install -q -r tests/requirements.txt "maturin>=1.5,<2" ruff >&2
   touch "$stamp"
 fi
 
 # The rankscope package itself, built from source against the system MPI (never a wheel that
-# bundles its own libmpi: see docs/python.md).
-.venv/bin/pip install -q --no-build-isolation ./python >&2
+# bundles its own libmpi: see docs/python.md). maturin's build backend runs the `maturin` command
+# by name, so the venv's bin goes first on PATH for the build: otherwise it is found only on
+# machines that happen to have another maturin installed (and then maybe another version).
+PATH="$PWD/.venv/bin:$PATH" .venv/bin/pip install -q --no-build-isolation ./python >&2
