@@ -3,8 +3,8 @@
 //!
 //! A [`Collector`] turns two raw samples (one taken when a region starts, one when it stops) into
 //! one integer value per declared metric. Collectors are stateless `'static` objects: whatever
-//! they need to keep open (a procfs file, later a perf_event group) lives behind a `OnceLock` or a
-//! thread-local inside the collector's own module. This crate knows nothing of storage or MPI.
+//! they need to keep open (such as a procfs file) lives behind a `OnceLock` or a thread-local
+//! inside the collector's own module. This crate knows nothing of storage or MPI.
 //!
 //! Values are integers in a base unit ([`Unit`]) so that sums and sums of squares merge exactly
 //! (associatively) across threads and ranks; the unit's scale turns them into what people read.

@@ -2,7 +2,9 @@
 //!
 //! [`write_all`] claims a fresh folder and writes every enabled output into it. Each output is
 //! one entry of the short list in [`outputs`]: a file name and a function from the profile to
-//! bytes. Later writers (HDF5, Caliper json-split, trace) are one more entry each.
+//! bytes: native JSON, HDF5 (with the `hdf5` feature), Caliper json-split and its summary, the
+//! text report and DART lines. `rank-<N>.json` per rank (setting `collapse_processes` off) comes
+//! after them. There is no trace writer: setting `trace_output` only warns.
 
 pub mod caliper;
 mod check;
