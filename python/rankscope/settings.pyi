@@ -31,6 +31,7 @@ time_output: bool
 json_output: bool
 text_output: bool
 hdf5_output: bool
+caliper_output: bool
 trace_output: bool
 flat_profile: bool
 timeline_profile: bool
@@ -41,9 +42,11 @@ scientific: bool
 collapse_threads: bool
 collapse_processes: bool
 components: list[str]
+profile_c_calls: bool
 dart_output: bool
 dart_count: int
-mpi_thread: str
+mpi_thread: bool
+mpi_thread_type: str
 mpi_init: bool
 rank_output: bool
 auto_output: bool

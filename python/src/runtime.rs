@@ -17,17 +17,32 @@ fn world_dict<'py>(py: Python<'py>, w: &WorldInfo) -> PyResult<Bound<'py, PyDict
     Ok(d)
 }
 
-/// Starts the run (`lifecycle::init`): joins MPI when a launcher started us and `mpi_init` is
-/// on (adopts it when already initialised), notes the run's start, and registers the final
-/// reduction to run at the start of `MPI_Finalize` or at [`finish`], whichever comes first.
-/// Collective under a launcher: call it at import on every rank. Returns the world as a dict.
+/// Starts the run without joining MPI (`lifecycle::init_deferred`): adopts an MPI that is
+/// already initialised, notes the run's start, and registers the final reduction to run at the
+/// start of `MPI_Finalize` or at [`finish`], whichever comes first. Not collective. Returns the
+/// world as a dict (before joining: rank and size as the launcher announced them, `mpi` false).
 #[pyfunction]
 fn start(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let w = py.detach(|| {
-        rankscope::lifecycle::init();
+        rankscope::lifecycle::init_deferred();
         mpi::world()
     });
     world_dict(py, &w)
+}
+
+/// Joins MPI now unless joined (`lifecycle::join`): adopts the MPI the program initialised, or
+/// initialises it under a launcher (collective then). Returns the world as a dict.
+#[pyfunction]
+fn join(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let w = py.detach(rankscope::lifecycle::join);
+    world_dict(py, &w)
+}
+
+/// Whether this process was started by a rank (a multiprocessing child, fork or spawn, or a
+/// subprocess inheriting the launcher's environment): it never joins MPI nor writes outputs.
+#[pyfunction]
+fn is_rank_child() -> bool {
+    rankscope::lifecycle::is_rank_child()
 }
 
 /// This process's place in the world (adopting MPI if someone initialised it since).
@@ -37,11 +52,14 @@ fn world(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     world_dict(py, &w)
 }
 
-/// Normal end of the run (Python's atexit): runs the final reduction unless it already ran,
-/// then finalises MPI if rankscope initialised it. Safe to call more than once.
+/// Normal end of the run (Python's atexit, `lifecycle::finish`): runs the final reduction
+/// unless it already ran (joining MPI first if the program never did), then finalises MPI if
+/// rankscope initialised it. Safe to call more than once.
 #[pyfunction]
 fn finish(py: Python<'_>) {
-    py.detach(mpi::finalize)
+    py.detach(|| {
+        rankscope::lifecycle::finish();
+    })
 }
 
 /// After an uncaught exception (`lifecycle::abort`): writes this rank's own data (no
@@ -57,6 +75,8 @@ fn abort(py: Python<'_>, code: i32) {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(start, m)?)?;
+    m.add_function(wrap_pyfunction!(join, m)?)?;
+    m.add_function(wrap_pyfunction!(is_rank_child, m)?)?;
     m.add_function(wrap_pyfunction!(world, m)?)?;
     m.add_function(wrap_pyfunction!(finish, m)?)?;
     m.add_function(wrap_pyfunction!(abort, m)?)

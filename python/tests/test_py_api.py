@@ -54,12 +54,15 @@ def test_settings_round_trip_and_conversions():
         assert settings.json_output is True
         settings.components = ["wall_clock", "peak_rss"]
         assert settings.components == ["wall_clock", "peak_rss"]
-        settings.mpi_thread = "FUNNELED"
-        assert settings.mpi_thread == "funneled"
+        settings.mpi_thread_type = "FUNNELED"
+        assert settings.mpi_thread_type == "funneled"
+        settings.mpi_thread = False  # as timemory's overview sets it: plain MPI_Init
+        assert settings.mpi_thread is False
     finally:
         settings.max_depth = before
         settings.components = ["wall_clock"]
-        settings.mpi_thread = "multiple"
+        settings.mpi_thread_type = "multiple"
+        settings.mpi_thread = True
 
 
 def test_unknown_setting_suggests_the_closest():
@@ -77,7 +80,7 @@ def test_wrong_types_and_values_say_what_is_accepted():
     with pytest.raises(ValueError, match="4294967295"):
         settings.verbose = -1
     with pytest.raises(ValueError, match="single, funneled, serialized, multiple"):
-        settings.mpi_thread = "lots"
+        settings.mpi_thread_type = "lots"
     with pytest.raises(ValueError, match="boolean"):
         settings.debug = "maybe"
     assert settings.debug is False

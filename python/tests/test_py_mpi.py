@@ -16,8 +16,11 @@ RANKS = 4
 pytestmark = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed")
 
 
-def run(tmp_path: Path, *parts: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Runs the script made of ``parts`` (each dedented on its own) on RANKS ranks."""
+def run(
+    tmp_path: Path, *parts: str, timeout: float = 120, extra_env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Runs the script made of ``parts`` (each dedented on its own) on RANKS ranks, with
+    ``extra_env`` added to the environment."""
     script = tmp_path / "job.py"
     script.write_text("\n".join(textwrap.dedent(part) for part in parts))
     env = dict(os.environ)
@@ -28,6 +31,7 @@ def run(tmp_path: Path, *parts: str, timeout: float = 120) -> subprocess.Complet
         RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"),
         RANKSCOPE_BANNER="true",
     )
+    env.update(extra_env or {})
     return subprocess.run(
         ["mpirun", "-n", str(RANKS), sys.executable, str(script)],
         cwd=tmp_path,

@@ -125,7 +125,9 @@ pub fn default_bundle() -> &'static Bundle {
         _ => {
             let names = crate::settings::current().components.clone();
             let b = Bundle::new(&names).unwrap_or_else(|e| {
-                eprintln!("rankscope: warning: setting 'components' (RANKSCOPE_COMPONENTS): {e}; using wall_clock");
+                crate::log::warning!(
+                    "setting 'components' (RANKSCOPE_COMPONENTS): {e}; using wall_clock"
+                );
                 Bundle::new(&["wall_clock"]).expect("wall_clock exists")
             });
             *cache = Some((generation, b));

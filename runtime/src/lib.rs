@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod component;
 pub mod lifecycle;
+pub mod log;
 pub mod mpi;
 pub mod output;
 pub mod profile;

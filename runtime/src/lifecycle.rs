@@ -1,50 +1,184 @@
 //! The process-level entry points: joining MPI, this process's profile with its run metadata,
 //! the reduction of every rank's profile to rank 0, and writing the outputs once at the end.
 //!
-//! Rust programs call [`init`] at the start of `main` and [`finalize`] at the end; the Python
-//! package calls the same functions at import and at exit.
+//! Rust programs call [`init`] at the start of `main` and [`finalize`] at the end. The Python
+//! package calls [`init_deferred`] at import and [`finish`] at exit: it joins MPI only when the
+//! program does (or at its first collective, or at exit), so that a program may still decide
+//! how and when MPI starts.
+//!
+//! A process started by a rank (a multiprocessing child, fork or spawn, or any subprocess that
+//! inherits the launcher's environment) is not a rank: it never joins MPI and writes nothing.
 
-use crate::mpi::{self, ThreadLevel};
+use crate::log;
+use crate::mpi::{self, InitCall, ThreadLevel, WorldInfo};
 use crate::output::{self, OutputOptions, TextOptions};
 use crate::profile::Profile;
 use crate::settings::{self, MpiThread, Settings};
 use crate::storage;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// When the run started: the first of `init` and `get`, whichever came first.
 static START: OnceLock<SystemTime> = OnceLock::new();
 static INIT: std::sync::Once = std::sync::Once::new();
 
-/// Starts the run: reports settings problems found in the environment (on stderr), joins MPI
-/// when a launcher started the job (or adopts an MPI someone else initialised; setting
-/// `mpi_init`), and arranges for the final reduction and outputs to happen at the start of
-/// `MPI_Finalize` or at [`finalize`], whichever comes first. Collective under a launcher: every
-/// rank must call it early. Later calls do nothing.
+/// Inherited by the processes a rank starts: `<pid of the rank> <launch id>`. A process that
+/// finds it naming another pid of the same launch is a child of a rank, not a rank.
+const RANK_PROCESS_VAR: &str = "_RANKSCOPE_RANK_PROCESS";
+/// The pid of the process that initialised the runtime: a `fork` copies our statics, and the
+/// copy must not act as the rank.
+static OWNER_PID: AtomicU32 = AtomicU32::new(0);
+/// Set when the environment says this process was started by a rank.
+static STARTED_BY_RANK: AtomicBool = AtomicBool::new(false);
+
+/// Starts the run and joins MPI now: reports settings problems found in the environment (on
+/// stderr), joins MPI when a launcher started the job (or adopts an MPI someone else
+/// initialised; setting `mpi_init`), and arranges for the final reduction and outputs to happen
+/// at the start of `MPI_Finalize` or at [`finalize`], whichever comes first. Collective under
+/// a launcher: every rank must call it early. Later calls do nothing.
 pub fn init() {
+    setup();
+    join();
+}
+
+/// Starts the run like [`init`] but leaves joining MPI to later: it adopts an MPI that is
+/// already initialised, and otherwise joins at [`join`] (the host calls it right after the
+/// program initialises MPI), at the first [`dmp_get`], or at [`finish`]. Not collective.
+pub fn init_deferred() {
+    setup();
+    if mpi::world().mpi {
+        joined(&mpi::world(), "adopted the MPI the program initialised");
+    } else if !is_rank_child() {
+        log::debug!(
+            "MPI: not joined yet; joins when the program initialises MPI, at the first dmp_get or at exit"
+        );
+    }
+}
+
+fn setup() {
     START.get_or_init(SystemTime::now);
     INIT.call_once(|| {
         for e in settings::init_errors() {
-            eprintln!("rankscope: error: {e}");
+            log::error!("{e}");
         }
         for w in settings::init_warnings() {
-            eprintln!("rankscope: warning: {w}");
+            log::warning!("{w}");
+        }
+        OWNER_PID.store(std::process::id(), Ordering::SeqCst);
+        if let Some((rank, _)) = mpi::launched_rank() {
+            log::set_rank(rank);
+        }
+        if started_by_rank() {
+            STARTED_BY_RANK.store(true, Ordering::SeqCst);
+            log::debug!(
+                "started by a rank process (pid {}): never joins MPI, writes no outputs",
+                std::env::var(RANK_PROCESS_VAR).unwrap_or_default()
+            );
+            return;
+        }
+        if mpi::launcher().is_some() {
+            // Read by the processes this rank starts (see `started_by_rank`). Set once, before
+            // the program starts threads of its own in the usual case (at import or in main).
+            std::env::set_var(RANK_PROCESS_VAR, rank_process_marker());
         }
         let s = settings::current();
         if s.trace_output {
-            eprintln!("rankscope: warning: trace_output: the Chrome/Perfetto trace writer is not implemented in this version; no trace will be written");
-        }
-        if s.mpi_init {
-            mpi::init(thread_level(s.mpi_thread));
+            log::warning!("trace_output: the Chrome/Perfetto trace writer is not implemented in this version; no trace will be written");
         }
         mpi::on_finalize(Box::new(final_outputs));
     });
 }
 
-/// The MPI thread level for the `mpi_thread` setting.
+fn rank_process_marker() -> String {
+    format!("{} {}", std::process::id(), mpi::launch_id())
+}
+
+/// Whether the environment says a rank of this launch started this process.
+fn started_by_rank() -> bool {
+    match std::env::var(RANK_PROCESS_VAR) {
+        Ok(marker) => {
+            let (pid, launch) = marker.split_once(' ').unwrap_or((&marker, ""));
+            pid != std::process::id().to_string() && launch == mpi::launch_id()
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether this process is not a rank but was started by one (a forked copy of the rank, or a
+/// process that inherited its launcher environment): it must never join MPI nor write outputs.
+pub fn is_rank_child() -> bool {
+    STARTED_BY_RANK.load(Ordering::SeqCst) || {
+        let owner = OWNER_PID.load(Ordering::SeqCst);
+        owner != 0 && owner != std::process::id()
+    }
+}
+
+/// Joins MPI now unless joined already: initialises it when a launcher started the job
+/// (setting `mpi_init`; `MPI_Init_thread` at `mpi_thread_type`, or plain `MPI_Init` with
+/// `mpi_thread` off), adopts it when the program initialised it. Collective when it
+/// initialises MPI: every rank must call it at the same point. Does nothing in a process
+/// started by a rank. Returns this process's place in the world.
+pub fn join() -> WorldInfo {
+    setup();
+    if is_rank_child() || mpi::joined() {
+        return mpi::world();
+    }
+    let s = settings::current();
+    let w = if s.mpi_init {
+        mpi::init(init_call(&s))
+    } else {
+        mpi::world()
+    };
+    if w.mpi {
+        let how = if w.initialised_by_us {
+            match init_call(&s) {
+                InitCall::Plain => "initialised MPI with MPI_Init".to_string(),
+                InitCall::Thread(l) => {
+                    format!("initialised MPI with MPI_Init_thread({})", l.mpi_name())
+                }
+            }
+        } else {
+            "adopted the MPI the program initialised".to_string()
+        };
+        joined(&w, &how);
+    } else {
+        log::debug!(
+            "MPI: running alone ({})",
+            match (mpi::launcher(), s.mpi_init) {
+                (None, _) => "no launcher detected",
+                (Some(_), false) => "setting mpi_init is off",
+                (Some(_), true) => "MPI could not be initialised",
+            }
+        );
+    }
+    w
+}
+
+fn joined(w: &WorldInfo, how: &str) {
+    log::set_rank(w.rank);
+    log::debug!(
+        "MPI: {how}: rank {} of {}, {} ({}), launcher variable {}",
+        w.rank,
+        w.size,
+        w.thread_level.map_or("?", |l| l.mpi_name()),
+        w.library_version,
+        w.launcher.unwrap_or("none"),
+    );
+}
+
+/// The `MPI_Init` call the `mpi_thread` and `mpi_thread_type` settings ask for.
+pub fn init_call(s: &Settings) -> InitCall {
+    if s.mpi_thread {
+        InitCall::Thread(thread_level(s.mpi_thread_type))
+    } else {
+        InitCall::Plain
+    }
+}
+
+/// The MPI thread level for the `mpi_thread_type` setting.
 pub fn thread_level(t: MpiThread) -> ThreadLevel {
     match t {
         MpiThread::Single => ThreadLevel::Single,
@@ -66,9 +200,26 @@ pub fn get() -> Profile {
 
 /// Every rank's profile merged on rank 0 (`Some` there, `None` on the other ranks): the union
 /// of the rank trees with each rank's values as a column. Collective: every rank must call it,
-/// as often as wanted. Without MPI it returns this process's profile.
+/// as often as wanted; it joins MPI first if needed ([`join`]). Without MPI, and in a process
+/// started by a rank, it returns this process's profile.
 pub fn dmp_get() -> Option<Profile> {
-    mpi::reduce_to_root(get())
+    if is_rank_child() {
+        return Some(get());
+    }
+    let w = join();
+    let began = Instant::now();
+    let merged = mpi::reduce_to_root(get());
+    if let Some(p) = merged.as_ref().filter(|_| w.mpi) {
+        log::info!(
+            1,
+            "reduced {} ranks to rank 0 in {:.3} s: {} nodes, {} metrics",
+            p.ranks.len(),
+            began.elapsed().as_secs_f64(),
+            p.nodes.len(),
+            p.metrics.len()
+        );
+    }
+    merged
 }
 
 /// Run metadata: start time, command line, executable, host, pid, version and settings.
@@ -127,12 +278,17 @@ pub fn output_options(s: &Settings) -> OutputOptions {
     }
 }
 
-/// Writes `profile` with the current settings and says where on stderr (setting `banner`).
-/// Errors are reported on stderr and never reach the application.
+/// Writes `profile` with the current settings and says where on stderr (setting `banner`;
+/// each file and its size at `verbose` 1). Errors are reported on stderr and never reach the
+/// application.
 pub fn write(profile: &Profile) -> Vec<PathBuf> {
     let s = settings::current();
     match output::write_all(profile, &output_options(&s)) {
         Ok(files) => {
+            for f in &files {
+                let bytes = std::fs::metadata(f).map_or(0, |m| m.len());
+                log::info!(1, "wrote {} ({bytes} bytes)", f.display());
+            }
             if s.banner {
                 if let Some(dir) = files.first().and_then(|f| f.parent()) {
                     eprintln!("rankscope: outputs written to {}", dir.display());
@@ -141,7 +297,7 @@ pub fn write(profile: &Profile) -> Vec<PathBuf> {
             files
         }
         Err(e) => {
-            eprintln!("rankscope: error: could not write outputs: {e}");
+            log::error!("could not write outputs: {e}");
             Vec::new()
         }
     }
@@ -154,17 +310,24 @@ static FINAL_FILES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::
 /// every rank sends its profile to rank 0, which writes the merged outputs (unless `enabled`
 /// or `auto_output` is off).
 fn final_outputs() {
-    if FINAL_DONE.swap(true, Ordering::SeqCst) {
+    if is_rank_child() || FINAL_DONE.swap(true, Ordering::SeqCst) {
         return;
     }
     let s = settings::current();
     if !(s.enabled && s.auto_output) {
+        log::debug!("final outputs: off (settings enabled/auto_output)");
         return;
     }
+    log::debug!("final outputs: reduction to rank 0, then rank 0 writes");
     if s.rank_output {
         write_rank_snapshot();
     }
     if let Some(merged) = dmp_get() {
+        if merged.nodes.is_empty() {
+            // Nothing was measured on any rank: an empty folder per run would only litter.
+            log::info!(1, "nothing was measured: no outputs written");
+            return;
+        }
         let files = write(&merged);
         *FINAL_FILES.lock().unwrap_or_else(|e| e.into_inner()) = files;
     }
@@ -184,7 +347,7 @@ pub fn write_rank_snapshot() -> Option<PathBuf> {
     match output::write_all(&get(), &o) {
         Ok(files) => files.first().and_then(|f| f.parent()).map(PathBuf::from),
         Err(e) => {
-            eprintln!("rankscope: error: rank {rank} could not write its own data: {e}");
+            log::error!("rank {rank} could not write its own data: {e}");
             None
         }
     }
@@ -195,27 +358,41 @@ pub fn write_rank_snapshot() -> Option<PathBuf> {
 /// that they do not hang in their next collective. The final reduction no longer happens.
 /// Returns (only when this process runs alone) the folder written.
 pub fn abort(code: i32) -> Option<PathBuf> {
+    if is_rank_child() {
+        return None;
+    }
     FINAL_DONE.store(true, Ordering::SeqCst);
     let dir = settings::current()
         .enabled
         .then(write_rank_snapshot)
         .flatten();
     if let Some(d) = &dir {
-        eprintln!(
-            "rankscope: rank {} failed; its data is in {}",
+        log::warning!(
+            "rank {} failed; its data is in {}",
             mpi::world().rank,
             d.display()
         );
     }
+    log::debug!("abort: MPI_Abort({code}) when other ranks are joined");
     mpi::abort(code);
     dir
 }
 
-/// Ends the run: the final reduction and outputs unless they already happened (when the
-/// application finalised MPI itself), then `MPI_Finalize` if [`init`] initialised MPI.
-/// Returns the files rank 0 wrote (empty elsewhere, and on later calls).
+/// Ends the run of a program that called [`init`]: see [`finish`].
 pub fn finalize() -> Vec<PathBuf> {
     init();
+    finish()
+}
+
+/// Ends the run: the final reduction and outputs unless they already happened (when the
+/// application finalised MPI itself), joining MPI first if the program never did, then
+/// `MPI_Finalize` if rankscope initialised MPI. Does nothing in a process started by a rank.
+/// Returns the files rank 0 wrote (empty elsewhere, and on later calls).
+pub fn finish() -> Vec<PathBuf> {
+    if is_rank_child() {
+        return Vec::new();
+    }
+    log::debug!("finish: final reduction (unless MPI_Finalize ran it), then MPI_Finalize if rankscope initialised MPI");
     mpi::finalize();
     std::mem::take(&mut *FINAL_FILES.lock().unwrap_or_else(|e| e.into_inner()))
 }

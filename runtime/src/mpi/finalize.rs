@@ -40,6 +40,7 @@ pub fn finalize() {
     run_callbacks();
     let w = super::world();
     if w.initialised_by_us {
+        crate::log::debug!("MPI_Finalize: rankscope initialised MPI, so it finalises it");
         raw::finalize_mpi();
     }
 }
@@ -94,13 +95,14 @@ mod raw {
         _extra: *mut c_void,
     ) -> c_int {
         // A panic must not unwind into MPI's C frames; report it and let MPI finish.
+        crate::log::debug!("MPI_Finalize started: finalize hook runs what is pending");
         if let Err(e) = std::panic::catch_unwind(super::run_callbacks) {
             let msg = e
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| e.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            eprintln!("rankscope: finalize callback panicked: {msg}");
+            crate::log::error!("finalize callback panicked: {msg}");
         }
         SUCCESS
     }
@@ -119,12 +121,12 @@ mod raw {
                     std::ptr::null_mut(),
                 );
                 if rc != SUCCESS {
-                    eprintln!("rankscope: MPI_Comm_create_keyval failed ({rc}): no finalize hook");
+                    crate::log::error!("MPI_Comm_create_keyval failed ({rc}): no finalize hook");
                     return;
                 }
                 let rc = ffi::MPI_Comm_set_attr(ffi::RSMPI_COMM_SELF, keyval, std::ptr::null_mut());
                 if rc != SUCCESS {
-                    eprintln!("rankscope: MPI_Comm_set_attr failed ({rc}): no finalize hook");
+                    crate::log::error!("MPI_Comm_set_attr failed ({rc}): no finalize hook");
                 }
             }
         });

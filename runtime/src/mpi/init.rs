@@ -55,11 +55,13 @@ pub struct WorldInfo {
 }
 
 impl WorldInfo {
-    /// A process on its own: rank 0 of 1, no MPI.
+    /// A process not in MPI (yet): rank and size as its launcher announced them, or rank 0 of
+    /// 1 without a launcher.
     pub(super) fn alone() -> WorldInfo {
+        let (rank, size) = super::launcher::launched_rank().unwrap_or((0, 1));
         WorldInfo {
-            rank: 0,
-            size: 1,
+            rank,
+            size,
             library_version: String::new(),
             mpi_version: String::new(),
             mpi: false,
@@ -78,42 +80,64 @@ fn state() -> MutexGuard<'static, Option<WorldInfo>> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Joins MPI at start-up; collective when a launcher started the job, so every rank must call it
-/// early (at import or at the start of `main`), never lazily at a first region.
+/// What `MPI_Init` call to make when this runtime initialises MPI itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitCall {
+    /// `MPI_Init`: the implementation's default thread support (setting `mpi_thread` off).
+    Plain,
+    /// `MPI_Init_thread` asking for this level (setting `mpi_thread` on, the default).
+    Thread(ThreadLevel),
+}
+
+impl From<ThreadLevel> for InitCall {
+    fn from(level: ThreadLevel) -> Self {
+        InitCall::Thread(level)
+    }
+}
+
+/// Joins MPI; collective when a launcher started the job, so every rank must call it at the
+/// same point of the program (at start-up, or at the end before the final reduction).
 ///
 /// - MPI already initialised by someone else (mpi4py, the application): adopt
 ///   `MPI_COMM_WORLD`; never finalise it.
-/// - A launcher detected ([`launcher`](super::launcher)): `MPI_Init_thread(level)`; the runtime
-///   finalises at normal exit ([`finalize`](super::finalize)).
-/// - Neither: run alone as rank 0 of 1 without touching MPI. A program started without a
-///   launcher cannot have peers, and initialising Open MPI as a singleton forks a helper daemon
-///   and slows start-up; use [`init_singleton`] to get an MPI singleton anyway.
+/// - A launcher detected ([`launcher`](super::launcher)): `MPI_Init_thread(level)` (or plain
+///   `MPI_Init` with [`InitCall::Plain`]); the runtime finalises at normal exit
+///   ([`finalize`](super::finalize)).
+/// - Neither: run alone without touching MPI. A program started without a launcher cannot have
+///   peers, and initialising Open MPI as a singleton forks a helper daemon and slows start-up;
+///   use [`init_singleton`] to get an MPI singleton anyway.
 ///
 /// In every case where MPI ends up in use, the finalize hook is installed (an attribute on
 /// `MPI_COMM_SELF`), so callbacks given to [`on_finalize`](super::on_finalize) run at the start
 /// of `MPI_Finalize` whoever calls it. Later calls return the first answer.
-pub fn init(level: ThreadLevel) -> WorldInfo {
-    start(level, launcher().is_some())
+pub fn init(call: impl Into<InitCall>) -> WorldInfo {
+    start(call.into(), launcher().is_some())
 }
 
 /// Like [`init`], but initialises MPI even without a launcher (an MPI singleton, rank 0 of 1).
-pub fn init_singleton(level: ThreadLevel) -> WorldInfo {
-    start(level, true)
+pub fn init_singleton(call: impl Into<InitCall>) -> WorldInfo {
+    start(call.into(), true)
 }
 
-/// This process's place in the world. Before [`init`], or when [`init`] found no MPI, this
-/// checks whether someone else has initialised MPI since and adopts it if so; otherwise it
-/// answers rank 0 of 1 without initialising anything.
+/// This process's place in the world. When MPI is not in use yet, this adopts an MPI someone
+/// else has initialised since; otherwise it answers without initialising anything: rank and
+/// size from the launcher's variables ([`launched_rank`](super::launcher::launched_rank)) with
+/// `mpi` false, or rank 0 of 1 without a launcher.
 pub fn world() -> WorldInfo {
     if let Some(w) = state().as_ref() {
         if w.mpi || !raw::initialised() {
             return w.clone();
         }
     }
-    start(ThreadLevel::default(), false)
+    start(InitCall::Thread(ThreadLevel::default()), false)
 }
 
-fn start(level: ThreadLevel, want_mpi: bool) -> WorldInfo {
+/// Whether this process has joined MPI (initialised or adopted it), without joining.
+pub fn joined() -> bool {
+    state().as_ref().is_some_and(|w| w.mpi)
+}
+
+fn start(call: InitCall, want_mpi: bool) -> WorldInfo {
     let mut guard = state();
     if let Some(w) = guard.as_ref() {
         // Settled unless we ran alone and MPI appeared (or is now wanted) since.
@@ -121,7 +145,7 @@ fn start(level: ThreadLevel, want_mpi: bool) -> WorldInfo {
             return w.clone();
         }
     }
-    let w = raw::establish(level, want_mpi).unwrap_or_else(WorldInfo::alone);
+    let w = raw::establish(call, want_mpi).unwrap_or_else(WorldInfo::alone);
     *guard = Some(w.clone());
     drop(guard);
     if w.mpi {
@@ -137,7 +161,7 @@ pub(super) fn usable(w: &WorldInfo) -> bool {
 
 #[cfg(feature = "mpi")]
 mod raw {
-    use super::{launcher, ThreadLevel, WorldInfo};
+    use super::{launcher, InitCall, ThreadLevel, WorldInfo};
     use mpi::topology::{Communicator, SimpleCommunicator};
     use mpi::Threading;
 
@@ -150,7 +174,7 @@ mod raw {
     }
 
     /// Adopts or initialises MPI; `None` when the process should run alone.
-    pub(super) fn establish(level: ThreadLevel, want_mpi: bool) -> Option<WorldInfo> {
+    pub(super) fn establish(call: InitCall, want_mpi: bool) -> Option<WorldInfo> {
         // Read before MPI_Init: an Open MPI singleton sets PMIX_RANK in our own environment.
         let launcher = launcher();
         if finalised() {
@@ -163,8 +187,14 @@ mod raw {
         if !want_mpi {
             return None;
         }
-        match mpi::initialize_with_threading(to_threading(level)) {
-            Some((universe, _provided)) => {
+        let universe = match call {
+            InitCall::Plain => mpi::initialize(),
+            InitCall::Thread(level) => {
+                mpi::initialize_with_threading(to_threading(level)).map(|(universe, _)| universe)
+            }
+        };
+        match universe {
+            Some(universe) => {
                 // Dropping the Universe calls MPI_Finalize and later MPI functions; we finalise
                 // ourselves in `finalize()` (or someone else does), so it must never drop.
                 std::mem::forget(universe);
@@ -218,7 +248,7 @@ mod raw {
 
 #[cfg(not(feature = "mpi"))]
 mod raw {
-    use super::{ThreadLevel, WorldInfo};
+    use super::{InitCall, WorldInfo};
 
     pub(super) fn initialised() -> bool {
         false
@@ -228,7 +258,7 @@ mod raw {
         false
     }
 
-    pub(super) fn establish(_level: ThreadLevel, _want_mpi: bool) -> Option<WorldInfo> {
+    pub(super) fn establish(_call: InitCall, _want_mpi: bool) -> Option<WorldInfo> {
         None
     }
 }

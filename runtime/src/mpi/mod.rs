@@ -20,8 +20,8 @@ mod wire;
 
 pub use finalize::{abort, finalize, on_finalize};
 pub use host::{hostname, rank_info};
-pub use init::{init, init_singleton, world, ThreadLevel, WorldInfo};
-pub use launcher::launcher;
+pub use init::{init, init_singleton, joined, world, InitCall, ThreadLevel, WorldInfo};
+pub use launcher::{launch_id, launched_rank, launcher};
 pub use patient::barrier;
 pub use reduce::{gather_to_root, reduce_to_root, reduce_to_root_chunked, MAX_CHUNK};
 pub use wire::{decode, encode, WireError};

@@ -26,9 +26,11 @@ pub use json::{parse_profile, read_profile, to_json};
 pub use merge::merge_files;
 pub use text::{render as text_report, TextOptions};
 
+use crate::log;
 use crate::profile::Profile;
 use std::io;
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// What to write and where; filled from the settings by the caller.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,10 +112,20 @@ pub fn write_all(profile: &Profile, o: &OutputOptions) -> io::Result<Vec<PathBuf
         return Ok(Vec::new());
     }
     let dir = OutputDir::create(&o.output_path, o.time_output, &o.prefix)?;
+    let names: Vec<&str> = enabled.iter().map(|w| w.1).collect();
+    log::debug!("writers: {}", names.join(", "));
     let (mut written, mut failed) = (Vec::new(), Vec::new());
     for (_, name, render) in enabled {
-        match render(profile, o).and_then(|bytes| dir.write(name, &bytes)) {
-            Ok(path) => written.push(path),
+        let began = Instant::now();
+        match render(profile, o).and_then(|bytes| Ok((bytes.len(), dir.write(name, &bytes)?))) {
+            Ok((bytes, path)) => {
+                log::info!(
+                    2,
+                    "{name}: {bytes} bytes in {:.3} s",
+                    began.elapsed().as_secs_f64()
+                );
+                written.push(path)
+            }
             Err(e) => failed.push(e),
         }
     }

@@ -117,7 +117,7 @@ mod tests {
                 ("RANKSCOPE_JSON_OUTPUT", "off"),
                 ("RANKSCOPE_MAX_DEPTH", " 12 "),
                 ("RANKSCOPE_COMPONENTS", "wall_clock,peak_rss cpu_clock"),
-                ("RANKSCOPE_MPI_THREAD", "Funneled"),
+                ("RANKSCOPE_MPI_THREAD_TYPE", "Funneled"),
                 ("RANKSCOPE_OUTPUT_PREFIX", "run1-"),
                 ("PATH", "/bin"),
                 ("rankscope_debug", "on"),
@@ -128,7 +128,7 @@ mod tests {
         assert!(!s.json_output);
         assert_eq!(s.max_depth, 12);
         assert_eq!(s.components, ["wall_clock", "peak_rss", "cpu_clock"]);
-        assert_eq!(s.mpi_thread, MpiThread::Funneled);
+        assert_eq!(s.mpi_thread_type, MpiThread::Funneled);
         assert_eq!(s.output_prefix, "run1-");
         assert_eq!(s.precision, 7, "no variable: value kept");
         assert!(!s.debug, "variable names are case-sensitive");
@@ -144,7 +144,7 @@ mod tests {
                 ("RANKSCOPE_JSON_OUTPUT", "maybe"),
                 ("RANKSCOPE_MAX_DEPTH", "-1"),
                 ("RANKSCOPE_WIDTH", "4294967296"),
-                ("RANKSCOPE_MPI_THREAD", "many"),
+                ("RANKSCOPE_MPI_THREAD_TYPE", "many"),
                 ("RANKSCOPE_PRECISION", "5"),
             ]),
         );
@@ -157,7 +157,7 @@ mod tests {
                 "RANKSCOPE_TEXT_OUTPUT=perhaps: expected a boolean (ON/OFF, true/false, 1/0, yes/no)",
                 "RANKSCOPE_MAX_DEPTH=-1: expected an integer from 0 to 4294967295",
                 "RANKSCOPE_WIDTH=4294967296: expected an integer from 0 to 4294967295",
-                "RANKSCOPE_MPI_THREAD=many: expected one of single, funneled, serialized, multiple (any case)",
+                "RANKSCOPE_MPI_THREAD_TYPE=many: expected one of single, funneled, serialized, multiple (any case)",
             ]
         );
         let defaults = Settings::default();
@@ -168,14 +168,14 @@ mod tests {
                 s.text_output,
                 s.max_depth,
                 s.width,
-                s.mpi_thread
+                s.mpi_thread_type
             ),
             (
                 defaults.json_output,
                 defaults.text_output,
                 defaults.max_depth,
                 defaults.width,
-                defaults.mpi_thread
+                defaults.mpi_thread_type
             )
         );
     }

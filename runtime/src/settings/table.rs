@@ -156,9 +156,9 @@ settings_table! {
     enabled: bool = "true",
         "Master switch: when off, regions do nothing and no output is written.";
     verbose: u32 = "0",
-        "How much rankscope reports on stderr: 0 is quiet, higher says more.";
+        "What rankscope says on stderr: 0 only errors and warnings, 1 also files written, reduction time and sizes, 2 also per-writer times.";
     debug: bool = "false",
-        "Print internal debugging messages on stderr.";
+        "Trace the runtime's decisions on stderr: MPI join or adopt, finalize order, writers run.";
     banner: bool = "true",
         "At exit, print one line saying where the outputs were written.";
     output_path: String = "rankscope-output",
@@ -195,14 +195,18 @@ settings_table! {
         "Merge the ranks' trees into one on rank 0 (off: keep one tree per rank).";
     components: Vec<String> = "wall_clock",
         "Components measured by default, e.g. wall_clock,peak_rss.";
+    profile_c_calls: bool = "true",
+        "profile also records calls of C functions (builtins, extension modules), named like cProfile's: {built-in method time.sleep}.";
     dart_output: bool = "false",
         "Print DART measurement lines (for CTest/CDash dashboards).";
     dart_count: u32 = "1",
         "How many DART measurements to print per component.";
-    mpi_thread: MpiThread = "multiple",
-        "Thread support level requested when rankscope initialises MPI itself.";
+    mpi_thread: bool = "true",
+        "When rankscope initialises MPI itself: MPI_Init_thread at level mpi_thread_type (on) or plain MPI_Init (off).";
+    mpi_thread_type: MpiThread = "multiple",
+        "Thread support level requested by MPI_Init_thread when mpi_thread is on.";
     mpi_init: bool = "true",
-        "Initialise MPI at startup when a launcher is detected (an MPI already initialised is adopted either way).";
+        "Let rankscope initialise MPI under a launcher when the program does not (Rust: at init; Python: at the first collective or at exit); an MPI the program initialised is adopted either way.";
     rank_output: bool = "false",
         "Every rank also writes its own snapshot file, so a job that dies loses nothing (mergeable offline).";
     auto_output: bool = "true",
@@ -297,7 +301,8 @@ mod tests {
             (65535, 3, 12, 1)
         );
         assert_eq!(s.components, ["wall_clock"]);
-        assert_eq!(s.mpi_thread, MpiThread::Multiple);
+        assert!(s.mpi_thread);
+        assert_eq!(s.mpi_thread_type, MpiThread::Multiple);
     }
 
     /// A valid text for the row that differs from its default, and the canonical text it reads as.
@@ -366,7 +371,7 @@ mod tests {
             error.to_string(),
             "json_output=maybe: expected a boolean (ON/OFF, true/false, 1/0, yes/no)"
         );
-        let error = s.set_text("mpi_thread", "lots").unwrap_err();
+        let error = s.set_text("mpi_thread_type", "lots").unwrap_err();
         assert!(error
             .to_string()
             .contains("single, funneled, serialized, multiple"));

@@ -316,8 +316,8 @@ impl Drop for Local {
 fn report(text: &str) {
     static PRINTED: AtomicUsize = AtomicUsize::new(0);
     match PRINTED.fetch_add(1, Relaxed) {
-        n if n < 5 => eprintln!("rankscope: warning: {text}"),
-        5 => eprintln!("rankscope: warning: further region problems are only kept in the outputs"),
+        n if n < 5 => crate::log::warning!("{text}"),
+        5 => crate::log::warning!("further region problems are only kept in the outputs"),
         _ => {}
     }
 }

@@ -1,0 +1,235 @@
+"""When rankscope joins MPI (python/rankscope/_runtime.py), under `mpirun -n 4`: programs that
+start MPI themselves, late or never, multiprocessing children of ranks, ranks leaving early,
+errors before MPI, the verbose and debug settings, and runs that measured nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from test_py_mpi import RANKS, WORK, banners, merged_profile, run
+
+mpi4py = pytest.importorskip("mpi4py")
+
+
+def ranks_in(tmp_path) -> list:
+    return [r["rank"] for r in merged_profile(tmp_path)["ranks"]]
+
+
+def test_program_initialising_mpi_itself_later(tmp_path):
+    p = run(
+        tmp_path,
+        """
+    import rankscope
+    import mpi4py
+    mpi4py.rc.initialize = False
+    from mpi4py import MPI
+    """,
+        WORK,
+        """
+    work()
+    assert not MPI.Is_initialized(), "rankscope initialised MPI behind the program's back"
+    provided = MPI.Init_thread(MPI.THREAD_FUNNELED)
+    assert rankscope.world()["mpi"] and rankscope.world()["size"] == 4
+    total = MPI.COMM_WORLD.allreduce(1)
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        print(total, provided >= MPI.THREAD_SINGLE)
+    MPI.Finalize()
+    """,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["4", "True"]
+    assert len(banners(p)) == 1
+    assert ranks_in(tmp_path) == list(range(RANKS))
+
+
+def test_mpi4py_loaded_before_rankscope_without_initialising(tmp_path):
+    p = run(
+        tmp_path,
+        """
+    import mpi4py
+    mpi4py.rc.initialize = False
+    from mpi4py import MPI
+    import rankscope
+    """,
+        WORK,
+        """
+    work()
+    assert not MPI.Is_initialized()
+    MPI.Init()
+    assert rankscope.world()["mpi"]
+    MPI.COMM_WORLD.Barrier()
+    MPI.Finalize()  # rc.initialize off: mpi4py leaves finalising to the program
+    """,
+    )
+    assert p.returncode == 0, p.stderr
+    assert len(banners(p)) == 1
+    assert ranks_in(tmp_path) == list(range(RANKS))
+
+
+def test_program_that_never_starts_mpi_is_merged_at_exit(tmp_path):
+    p = run(
+        tmp_path,
+        WORK,
+        """
+    import rankscope, sys
+    rankscope.settings.mpi_thread = False   # timemory's overview: plain MPI_Init
+    w = rankscope.world()
+    assert not w["mpi"] and w["size"] == 4, w   # rank and size from the launcher, not joined
+    for _ in range(w["rank"] + 1):
+        work()
+    print("rank", w["rank"])
+    """,
+    )
+    assert p.returncode == 0, p.stderr
+    assert sorted(re.findall(r"rank (\d)", p.stdout)) == ["0", "1", "2", "3"]
+    assert len(banners(p)) == 1
+    work = next(n for n in merged_profile(tmp_path)["nodes"] if n["name"] == "work")
+    assert ranks_in(tmp_path) == list(range(RANKS))
+    assert [r["laps"] for r in work["per_rank"]["wall_clock"]] == [1, 2, 3, 4]
+
+
+def test_plain_mpi_init_when_mpi_thread_is_off(tmp_path):
+    p = run(
+        tmp_path,
+        WORK,
+        """
+    import rankscope
+    from rankscope.storage import WallClockStorage
+    rankscope.settings.mpi_thread = False
+    work()
+    WallClockStorage.dmp_get()              # first collective: rankscope joins here
+    w = rankscope.world()
+    if w["rank"] == 0:
+        print(w["mpi"], w["initialised_by_us"], w["thread_level"])
+    """,
+    )
+    assert p.returncode == 0, p.stderr
+    # Open MPI's plain MPI_Init provides MPI_THREAD_SINGLE
+    assert p.stdout.split() == ["True", "True", "MPI_THREAD_SINGLE"]
+
+
+def test_worker_ranks_leaving_with_system_exit(tmp_path):
+    p = run(
+        tmp_path,
+        "from mpi4py import MPI\nimport rankscope, sys, time\n",
+        WORK,
+        """
+    work()
+    rank = MPI.COMM_WORLD.Get_rank()
+    if rank != 0:
+        sys.exit(0)
+    time.sleep(0.5)  # rank 0 goes on alone
+    work()
+    print("rank 0 done")
+    """,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["rank", "0", "done"]
+    assert len(banners(p)) == 1
+    assert ranks_in(tmp_path) == list(range(RANKS))
+
+
+CHILDREN = """
+import multiprocessing as mp
+import os
+import sys
+
+import rankscope
+from rankscope.bundle import marker
+
+
+@marker(["wall_clock"])
+def square(x):
+    return x * x
+
+
+def child_report(queue):
+    from rankscope import _native
+
+    queue.put((os.getpid(), _native.is_rank_child(), rankscope.world()["mpi"], square(3)))
+
+
+if __name__ == "__main__":
+    results = []
+    for method in ("fork", "spawn"):
+        ctx = mp.get_context(method)
+        with ctx.Pool(2) as pool:
+            results.append(sum(pool.map(square, range(6))))
+        queue = ctx.Queue()
+        proc = ctx.Process(target=child_report, args=(queue,))
+        proc.start()
+        pid, is_child, joined, value = queue.get(timeout=60)
+        proc.join()
+        assert proc.exitcode == 0 and is_child and not joined and value == 9, (method, is_child)
+    square(4)
+    if rankscope.world()["rank"] == 0:
+        print(results)
+"""
+
+
+def test_multiprocessing_children_of_ranks_never_join_nor_write(tmp_path):
+    p = run(tmp_path, CHILDREN, timeout=180)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["[55,", "55]"]
+    assert len(banners(p)) == 1
+    assert [d.name for d in tmp_path.iterdir() if d.name.startswith("out")] == ["out"]
+    assert ranks_in(tmp_path) == list(range(RANKS))
+
+
+def test_error_before_mpi_ends_the_job_without_hanging(tmp_path):
+    p = run(
+        tmp_path,
+        WORK,
+        """
+    import rankscope, time
+    work()
+    if rankscope.world()["rank"] == 1:
+        raise ValueError("rank 1 failed before any MPI")
+    time.sleep(1)
+    """,
+        timeout=90,
+    )
+    assert p.returncode != 0
+    assert "rank 1 failed before any MPI" in p.stderr
+    data = json.loads((tmp_path / "out-rank1" / "profile.json").read_text())
+    assert any(n["name"] == "work" for n in data["nodes"])
+
+
+def test_verbose_and_debug_say_what_happens_on_stderr_only(tmp_path):
+    script = (WORK, "import rankscope\nwork()\nprint('result')\n")
+    quiet = run(tmp_path, *script)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.count("result") == RANKS  # mpirun may interleave the lines
+    assert [line for line in quiet.stderr.splitlines() if line.strip()] == banners(quiet)
+
+    loud = run(tmp_path, *script, extra_env={"RANKSCOPE_VERBOSE": "2", "RANKSCOPE_DEBUG": "on"})
+    assert loud.returncode == 0, loud.stderr
+    assert loud.stdout.count("result") == RANKS
+    err = loud.stderr
+    assert "rankscope[0]: reduced 4 ranks to rank 0 in" in err
+    assert "rankscope[0]: wrote " in err and "profile.json (" in err
+    assert "rankscope[0]: profile.json: " in err  # verbose 2: per-writer time
+    for rank in range(RANKS):
+        assert f"rankscope[{rank}]: debug: MPI: initialised MPI with MPI_Init_thread" in err
+        assert f"rankscope[{rank}]: debug: final outputs:" in err
+    assert "debug: writers: profile.json" in err
+
+
+def test_a_run_that_measured_nothing_writes_nothing(tmp_path):
+    env = {"RANKSCOPE_OUTPUT_PATH": str(tmp_path / "out"), "RANKSCOPE_VERBOSE": "1"}
+    for _ in range(2):
+        p = subprocess.run(
+            [sys.executable, "-c", "import rankscope"],
+            cwd=tmp_path,
+            env={**__import__("os").environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert p.returncode == 0, p.stderr
+        assert "nothing was measured: no outputs written" in p.stderr
+    assert not any(d.name.startswith("out") for d in tmp_path.iterdir())
