@@ -1,7 +1,8 @@
 """rankscope from Python under MPI: `mpirun -n 4 python examples/python/app.py [-n 22]`.
 
-No MPI code is needed here: importing rankscope joins MPI when a launcher started the program,
-and at exit rank 0 writes every rank's merged data and prints (on stderr) where it is.
+No MPI code is needed here: rankscope joins MPI by itself when a launcher started the program
+(at the first collective, `dmp_get` below), and at exit rank 0 writes every rank's merged data
+and prints (on stderr) where it is.
 Each rank does a different amount of work, so the per-rank columns differ.
 """
 

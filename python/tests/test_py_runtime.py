@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from test_py_mpi import RANKS, WORK, banners, merged_profile, run
@@ -137,6 +138,7 @@ CHILDREN = """
 import multiprocessing as mp
 import os
 import sys
+from pathlib import Path
 
 import rankscope
 from rankscope.bundle import marker
@@ -233,3 +235,27 @@ def test_a_run_that_measured_nothing_writes_nothing(tmp_path):
         assert p.returncode == 0, p.stderr
         assert "nothing was measured: no outputs written" in p.stderr
     assert not any(d.name.startswith("out") for d in tmp_path.iterdir())
+
+
+def test_timemory_overview_workflow_runs_under_mpirun(tmp_path):
+    """examples/python/overview.py: the seed's overview with rankscope's names, unchanged."""
+    app = Path(__file__).resolve().parents[2] / "examples" / "python" / "overview.py"
+    p = run(
+        tmp_path,
+        f"import runpy, sys\nsys.argv = ['overview.py', '-n', '12', 'rankscope-config', "
+        f"'--precision', '5']\nrunpy.run_path({str(app)!r}, run_name='__main__')\n",
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    assert summary["ranks"] == RANKS and summary["answer"] == 144
+    for region in ["bar@overview.py:", "{built-in method time.sleep}", "foo@overview.py:"]:
+        assert any(r.startswith(region) for r in summary["regions"]), region
+    # settings.banner = False in code, but parse() re-applies the harness's RANKSCOPE_BANNER=true
+    assert len(banners(p)) == 1
+    assert "rankscope[0]: reduced 4 ranks to rank 0 in" in p.stderr  # settings.verbose = 1
+    out = tmp_path / "out"
+    assert (out / "dart.txt").read_text().startswith("<DartMeasurement")
+    meta = merged_profile(tmp_path)["metadata"]["settings"]
+    assert meta["flat_profile"] == meta["timeline_profile"] == "true"  # from parse()
+    assert meta["mpi_thread"] == "false" and meta["precision"] == "5"
