@@ -1,4 +1,7 @@
-"""Names shared by the modules: default components and region names for callables and blocks."""
+"""Names shared by the modules: default components and region names for callables and blocks.
+
+Region names may be any text: the native ``Region`` (and the profiler) write what UTF-8 cannot
+encode, such as a lone surrogate, as backslash escapes, so naming a region never raises."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 //! It hooks the interpreter's C profiling interface (what cProfile uses), so no Python code runs
 //! per call. Each resumption of a generator or coroutine counts as one call.
 
-use crate::region::bundle_of;
+use crate::region::{bundle_of, clean_name};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use rankscope::bundle::Bundle;
@@ -108,11 +108,11 @@ impl Profiler {
     }
 }
 
-/// The region name of a code object: `qualname@file:line`.
+/// The region name of a code object: `qualname@file:line` (cleaned: never raises).
 fn region_name(code: &Bound<'_, PyAny>) -> String {
     let text = |attr: &str| {
         code.getattr(attr)
-            .and_then(|v| v.extract::<String>())
+            .map(|v| clean_name(&v))
             .unwrap_or_default()
     };
     let mut name = text("co_qualname");

@@ -7,7 +7,7 @@ use pyo3::ffi;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyString, PyType};
+use pyo3::types::{PyBytes, PyString, PyType};
 use rankscope::bundle::Bundle;
 use rankscope::storage::Token;
 use std::any::Any;
@@ -31,6 +31,34 @@ fn check_components(components: Vec<String>) -> PyResult<Vec<&'static str>> {
         .collect())
 }
 
+/// The text of a region name: `text` (or `str(text)`) as UTF-8, with what UTF-8 cannot encode
+/// (lone surrogates, e.g. from undecodable file names) written as backslash escapes.
+///
+/// Every region name made from Python text goes through here (marker keys, callables, blocks,
+/// the profiler's code and C function names), so that naming a region never raises: measuring
+/// must not change what the program does.
+pub(crate) fn clean_name(text: &Bound<'_, PyAny>) -> String {
+    let text = match text.cast::<PyString>() {
+        Ok(s) => s.clone(),
+        Err(_) => match text.str() {
+            Ok(s) => s,
+            Err(_) => return String::from("<unnamed>"),
+        },
+    };
+    if let Ok(s) = text.to_str() {
+        return s.to_owned();
+    }
+    // Only for names UTF-8 cannot encode: the failed `to_str` above left nothing pending.
+    text.call_method1("encode", ("utf-8", "backslashreplace"))
+        .ok()
+        .and_then(|b| {
+            b.cast::<PyBytes>()
+                .ok()
+                .map(|b| String::from_utf8_lossy(b.as_bytes()).into_owned())
+        })
+        .unwrap_or_else(|| text.to_string_lossy().into_owned())
+}
+
 /// A named region measured by a fixed set of components. Create it once, start it many times.
 #[pyclass(frozen, module = "rankscope._native")]
 pub(crate) struct Region {
@@ -41,10 +69,11 @@ pub(crate) struct Region {
 #[pymethods]
 impl Region {
     #[new]
-    fn new(name: &str, components: Vec<String>) -> PyResult<Self> {
+    fn new(name: &Bound<'_, PyString>, components: Vec<String>) -> PyResult<Self> {
+        let name = clean_name(name.as_any());
         Ok(Region {
-            region: rankscope::Region::new(name, bundle_of(&components)?),
-            name: name.to_string(),
+            region: rankscope::Region::new(&name, bundle_of(&components)?),
+            name,
         })
     }
 
