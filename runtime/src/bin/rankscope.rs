@@ -1,5 +1,5 @@
-//! The `rankscope` command line: list components, print reports of saved profiles, print the
-//! settings reference.
+//! The `rankscope` command line: list components, print reports of saved profiles, merge
+//! per-rank snapshots, print the settings reference.
 //!
 //! Exit codes: 0 success, 1 a file that cannot be read or is not a profile, 2 bad usage.
 

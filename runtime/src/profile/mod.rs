@@ -1,5 +1,5 @@
 //! The finished measurement of one process: what storage produces, writers write and readers
-//! (`rankscope report`, later the MPI reduction) read back.
+//! (`rankscope report`, `rankscope merge`, the MPI reduction) read back.
 
 mod merge;
 mod model;
