@@ -2,7 +2,7 @@
 //! native wrapper that decorators return, so a decorated call costs one native call and no
 //! Python-level wrapper frame.
 
-use pyo3::exceptions::{PyReferenceError, PyValueError};
+use pyo3::exceptions::{PyReferenceError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
@@ -128,6 +128,10 @@ impl Started {
 /// like a function on classes (`__get__` makes a bound method). It is a method descriptor
 /// (`Py_TPFLAGS_METHOD_DESCRIPTOR`): `obj.method(x)` calls `wrapper(obj, x)` without building
 /// the bound method, exactly what the bound method would have done.
+///
+/// It pickles as a function does, by reference to its module and qualified name (`__reduce__`
+/// returns `__qualname__`, so pickle stores it as a global after checking that the module
+/// attribute is this very object); `copy.copy` and `copy.deepcopy` therefore return it unchanged.
 #[repr(C)]
 struct WrappedObject {
     ob_base: ffi::PyObject,
@@ -183,6 +187,17 @@ fn wrapped_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
                 },
                 ffi::PyGetSetDef::default(),
             ]));
+            let methods: &'static mut [ffi::PyMethodDef] = Box::leak(Box::new([
+                ffi::PyMethodDef {
+                    ml_name: c"__reduce__".as_ptr(),
+                    ml_meth: ffi::PyMethodDefPointer {
+                        PyCFunction: wrapped_reduce,
+                    },
+                    ml_flags: ffi::METH_NOARGS,
+                    ml_doc: REDUCE_DOC.as_ptr(),
+                },
+                ffi::PyMethodDef::zeroed(),
+            ]));
             let slot = |slot: c_int, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
             let mut slots = [
                 slot(ffi::Py_tp_doc, WRAPPED_DOC.as_ptr() as *mut c_void),
@@ -194,6 +209,7 @@ fn wrapped_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
                 slot(ffi::Py_tp_repr, wrapped_repr as *mut c_void),
                 slot(ffi::Py_tp_members, members.as_mut_ptr().cast()),
                 slot(ffi::Py_tp_getset, getsets.as_mut_ptr().cast()),
+                slot(ffi::Py_tp_methods, methods.as_mut_ptr().cast()),
                 slot(0, ptr::null_mut()),
             ];
             let mut spec = ffi::PyType_Spec {
@@ -209,8 +225,8 @@ fn wrapped_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
                     | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as c_uint,
                 slots: slots.as_mut_ptr(),
             };
-            // SAFETY: the spec, its slots and their functions are valid; the name, members and
-            // getsets live for the whole process (CPython copies the slots and the doc).
+            // SAFETY: the spec, its slots and their functions are valid; the name, members,
+            // getsets and methods live for the whole process (CPython copies the slots and the doc).
             // PyType_FromSpec returns a new reference to a type, or NULL with an error set.
             let tp = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyType_FromSpec(&mut spec))? };
             Ok(tp.cast_into::<PyType>()?.unbind())
@@ -219,6 +235,8 @@ fn wrapped_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
 }
 
 const WRAPPED_DOC: &CStr = c"A function measured as a region at each call (see Region.wrap).";
+const REDUCE_DOC: &CStr =
+    c"Pickles by reference, like a function: the qualified name, found in the module.";
 
 /// A new `Wrapped` measuring each call of `func` as `region`.
 fn new_wrapped(py: Python<'_>, func: Py<PyAny>, region: rankscope::Region) -> PyResult<Py<PyAny>> {
@@ -302,6 +320,47 @@ unsafe extern "C" fn wrapped_vectorcall(
             // SAFETY: `out` is a new reference or NULL.
             unsafe { ffi::Py_XDECREF(out) };
             raise_panic(payload);
+            ptr::null_mut()
+        }
+    }
+}
+
+/// `__reduce__`: the wrapper's `__qualname__` (set by `functools.update_wrapper`), or the
+/// wrapped function's. A string makes pickle save the object as a global: by module and
+/// qualified name, after checking that this name leads back to this very object.
+unsafe extern "C" fn wrapped_reduce(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls this method attached, on a live wrapper.
+    let (py, func) = unsafe {
+        (
+            Python::assume_attached(),
+            (*slf.cast::<WrappedObject>()).func,
+        )
+    };
+    // SAFETY: `slf` is live for the call; `func` is null or live while the wrapper holds it.
+    let (this, func) = unsafe {
+        (
+            Bound::from_borrowed_ptr(py, slf),
+            Bound::from_borrowed_ptr_or_opt(py, func),
+        )
+    };
+    let name = this
+        .getattr("__qualname__")
+        .or_else(|err| match &func {
+            Some(func) => func.getattr("__qualname__"),
+            None => Err(err),
+        })
+        .and_then(|name| {
+            name.cast_into::<PyString>().map_err(|_| {
+                PyTypeError::new_err("cannot pickle a rankscope wrapper without a __qualname__")
+            })
+        });
+    match name {
+        Ok(name) => name.into_ptr(),
+        Err(err) => {
+            err.restore(py);
             ptr::null_mut()
         }
     }

@@ -183,3 +183,47 @@ def test_example_app_runs(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert sum("fib calls" in line for line in p.stdout.splitlines()) == RANKS
+
+
+def test_bcast_of_decorated_functions(tmp_path):
+    """mpi4py pickles what it sends: decorated functions travel by reference, like functions,
+    and each rank gets its own decorated object (which records on that rank)."""
+    pytest.importorskip("mpi4py")
+    p = run(
+        tmp_path,
+        """
+    import functools, json
+    import rankscope
+    from mpi4py import MPI
+    from rankscope.bundle import marker
+    from rankscope.profiler import profile
+
+    @marker(["wall_clock"], key="bcast_work")
+    def work(x):
+        return 10 * x
+
+    @profile(["wall_clock"])
+    def profiled(x):
+        return x + 1
+
+    class Scaler:
+        def __init__(self, k):
+            self.k = k
+
+        @marker(["wall_clock"])
+        def scale(self, x):
+            return self.k * x
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    sent = (work, profiled, functools.partial(work, 2), Scaler(3).scale) if rank == 0 else None
+    w, p, part, bound = comm.bcast(sent, root=0)
+    assert w is work and p is profiled and part.func is work
+    results = comm.gather([w(rank), p(rank), part(), bound(rank)], root=0)
+    if rank == 0:
+        print(json.dumps(results))
+    """,
+    )
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == [[10 * r, r + 1, 20, 3 * r] for r in range(RANKS)]
+    assert any(n["name"] == "bcast_work" for n in merged_profile(tmp_path)["nodes"])
