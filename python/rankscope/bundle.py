@@ -40,7 +40,8 @@ class marker:
         if not callable(func):
             raise TypeError(f"marker decorates callables, got {type(func).__name__}")
         region = _native.Region(self.key or _names.of_callable(func), self.components)
-        stepped = _wrap.stepwise(func, region)
+        # Region.steps tells an active profile that each resumed frame is this region's.
+        stepped = _wrap.stepwise(func, region.steps(func))
         if stepped is not None:
             return stepped
         wrapper = region.wrap(func)

@@ -7,8 +7,18 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 class profile(_native.Profiler):
     components: list[str]
+    key: str | None
+    c_calls: bool | None
     @overload
-    def __new__(cls, components: _F) -> _F: ...  # type: ignore[misc]
+    def __new__(  # type: ignore[misc]
+        cls, components: _F, *, key: str | None = None, c_calls: bool | None = None
+    ) -> _F: ...
     @overload
-    def __new__(cls, components: str | Iterable[str] | None = None) -> profile: ...
+    def __new__(
+        cls,
+        components: str | Iterable[str] | None = None,
+        *,
+        key: str | None = None,
+        c_calls: bool | None = None,
+    ) -> profile: ...
     def __call__(self, func: _F) -> _F: ...

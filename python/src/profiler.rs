@@ -1,17 +1,79 @@
 //! A native function profiler: while enabled on a thread, every Python function call on that
-//! thread is measured as a region named `qualname@file:line`, nested as the calls nest.
+//! thread is measured as a region named `qualname@file:line`, and every call of a C function
+//! (builtins, methods of built-in types, extension modules) as a region named the way cProfile
+//! names it (`{built-in method time.sleep}`, `{method 'append' of 'list' objects}`), nested as
+//! the calls nest.
 //!
 //! It hooks the interpreter's C profiling interface (what cProfile uses), so no Python code runs
 //! per call. Each resumption of a generator or coroutine counts as one call.
+//!
+//! Each event costs one hash lookup: the region (or the decision to pass the call through) is
+//! made once per key and cached. Keys are addresses, kept valid by holding a reference to what
+//! they point to: a code object for a Python call; for a C call, the `PyMethodDef` (static), the
+//! type of the bound `self` (builtin method objects are created afresh at each `obj.method`
+//! access, so their own address is no key) and the calling code.
+//!
+//! rankscope's own machinery is passed through, never recorded: its Python code (decorator
+//! wrappers, the generator driver), the C calls that code makes, and rankscope's native
+//! functions and methods (`__exit__` of the profiler itself). A function wrapped by a marker is
+//! measured by the marker's region; the wrapper tells the profiler (see [`expect_frame`]) so
+//! that its frame is passed through and the call is one node, not two.
 
 use crate::region::{bundle_of, clean_name};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyModule, PyString, PyType};
 use rankscope::bundle::Bundle;
 use rankscope::storage::Token;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::CStr;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// What calls of one key do: start this region, or (None) pass through, recording nothing;
+/// the calls they make nest under the enclosing region.
+type Entry = Option<rankscope::Region>;
+
+/// A cache key: four addresses (see [`py_key`] and the C-call key in [`on_c_call`]).
+type Key = (usize, usize, usize, usize);
+
+/// Second word of a Python call's key: no type object lives at address 1, so a code object's
+/// key never equals a C function's.
+const PY_CALL: usize = 1;
+
+/// A multiply-rotate hash of address words: far cheaper than the default SipHash for keys no
+/// one chooses adversarially. The final rotation brings the well-mixed high bits of the
+/// product to the low bits that pick the bucket (addresses are aligned: their low bits are 0).
+#[derive(Default, Clone, Copy)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
+type AddrMap<K, V> = HashMap<K, V, BuildHasherDefault<AddrHasher>>;
 
 /// This thread's profiling state.
 #[derive(Default)]
@@ -20,11 +82,21 @@ struct State {
     depth: usize,
     /// The bundle of the outermost enabled profiler.
     bundle: Option<&'static Bundle>,
-    /// Tokens of the calls still running, innermost last.
-    open: Vec<Token>,
-    /// One region per (code object, bundle); the code objects are kept alive so that their
-    /// addresses are never reused for another function.
-    regions: HashMap<(usize, usize), rankscope::Region>,
+    /// Whether the outermost enabled profiler records C calls.
+    c_calls: bool,
+    /// One entry per call still running, innermost last: its token, or None for a call passed
+    /// through (its return must still pop one entry).
+    open: Vec<Option<Token>>,
+    /// The region of the profiled `with` block, stopped last.
+    block: Option<Token>,
+    /// The code object (address) whose next frame a marker's region measures, or 0.
+    expected: usize,
+    /// The entry of every key seen, per bundle (the key's last word).
+    regions: AddrMap<Key, Entry>,
+    /// Block regions per (code object, line, bundle) of the `with` statement.
+    blocks: AddrMap<(usize, c_int, usize), rankscope::Region>,
+    /// Keeps the objects whose addresses are keys alive, so an address is never reused for
+    /// another object while its entry exists.
     keep: Vec<Py<PyAny>>,
 }
 
@@ -32,36 +104,78 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
-/// Measures Python function calls on the calling thread while enabled. Enabling nests: the
-/// outermost `enable` chooses the components, and profiling stops at the matching `disable`.
+/// Threads profiling now. Marker wrappers look at it (one relaxed load) before telling the
+/// profiler about their frames.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether some thread is being profiled.
+#[inline]
+pub(crate) fn any_active() -> bool {
+    ACTIVE.load(Relaxed) != 0
+}
+
+/// Tells this thread's profiler that the next Python frame started, if it runs `code`, is
+/// measured by a marker's region: the profiler passes it through. Null clears it.
+pub(crate) fn expect_frame(code: *mut ffi::PyObject) {
+    // `try_`: never panic at the C boundary (the state is not borrowed here in practice).
+    let _ = STATE.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            s.expected = code as usize;
+        }
+    });
+}
+
+/// The folder of the rankscope package (`.../rankscope/`): code in it is rankscope's own.
+static PACKAGE_DIR: PyOnceLock<String> = PyOnceLock::new();
+
+fn package_dir(py: Python<'_>) -> &str {
+    PACKAGE_DIR.get_or_init(py, || {
+        py.import("rankscope._native")
+            .and_then(|m| m.getattr("__file__"))
+            .map(|f| clean_name(&f))
+            .ok()
+            .and_then(|f| f.rfind('/').map(|at| f[..=at].to_string()))
+            .unwrap_or_default()
+    })
+}
+
+/// Measures Python and C function calls on the calling thread while enabled. Enabling nests:
+/// the outermost `enable` chooses the components, and profiling stops at the matching `disable`.
 #[pyclass(frozen, subclass, module = "rankscope._native")]
 pub(crate) struct Profiler {
     bundle: &'static Bundle,
+    /// The block region's name given by `key`, built once.
+    key: Option<rankscope::Region>,
+    /// Record C calls; None: the `profile_c_calls` setting at `enable`.
+    c_calls: Option<bool>,
 }
 
 #[pymethods]
 impl Profiler {
     #[new]
-    fn new(components: Vec<String>) -> PyResult<Self> {
+    #[pyo3(signature = (components, key = None, c_calls = None))]
+    fn new(
+        py: Python<'_>,
+        components: Vec<String>,
+        key: Option<&Bound<'_, PyString>>,
+        c_calls: Option<bool>,
+    ) -> PyResult<Self> {
+        let bundle = bundle_of(&components)?;
+        package_dir(py);
         Ok(Profiler {
-            bundle: bundle_of(&components)?,
+            bundle,
+            key: key
+                .map(|k| clean_name(k.as_any()))
+                .filter(|k| !k.is_empty())
+                .map(|k| rankscope::Region::new(&k, bundle)),
+            c_calls,
         })
     }
 
-    /// Starts profiling this thread (or nests inside the profiling already running).
+    /// Starts profiling this thread (or nests inside the profiling already running). No region
+    /// of its own: the calls made meanwhile are the regions.
     fn enable(&self) {
-        let first = STATE.with_borrow_mut(|s| {
-            s.depth += 1;
-            if s.depth == 1 {
-                s.bundle = Some(self.bundle);
-            }
-            s.depth == 1
-        });
-        if first {
-            // SAFETY: the GIL is held (we are in a method); the callback has the signature
-            // CPython expects; a null argument object is allowed.
-            unsafe { ffi::PyEval_SetProfile(Some(callback), std::ptr::null_mut()) };
-        }
+        self.start(None);
     }
 
     /// Ends the matching `enable`; the outermost one stops profiling and closes every call
@@ -75,18 +189,29 @@ impl Profiler {
             s.depth == 0
         });
         if last {
-            // SAFETY: as in `enable`.
+            // SAFETY: as in `start`.
             unsafe { ffi::PyEval_SetProfile(None, std::ptr::null_mut()) };
-            let open = STATE.with_borrow_mut(|s| std::mem::take(&mut s.open));
-            for t in open.into_iter().rev() {
+            ACTIVE.fetch_sub(1, Relaxed);
+            let (open, block) = STATE.with_borrow_mut(|s| {
+                s.expected = 0;
+                (std::mem::take(&mut s.open), s.block.take())
+            });
+            for t in open.into_iter().rev().flatten() {
+                rankscope::storage::stop(t);
+            }
+            if let Some(t) = block {
                 rankscope::storage::stop(t);
             }
         }
     }
 
-    /// `with` support: enables profiling for the block (no Python frame is measured for it).
+    /// `with` support: enables profiling, and the block itself is a region (named by `key`, or
+    /// `function@file:line` of the `with` statement) holding everything called inside, so its
+    /// time is recorded even when it calls nothing that is profiled. A `with` inside an active
+    /// profile joins it and adds no region.
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf.get().enable();
+        let this = slf.get();
+        this.start(Some(slf.py()));
         slf
     }
 
@@ -108,24 +233,202 @@ impl Profiler {
     }
 }
 
-/// The region name of a code object: `qualname@file:line` (cleaned: never raises).
-fn region_name(code: &Bound<'_, PyAny>) -> String {
-    let text = |attr: &str| {
-        code.getattr(attr)
-            .map(|v| clean_name(&v))
-            .unwrap_or_default()
-    };
-    let mut name = text("co_qualname");
-    if name.is_empty() {
-        name = text("co_name");
+impl Profiler {
+    /// `enable`, with a block region when `block` is given (the `with` form).
+    fn start(&self, block: Option<Python<'_>>) {
+        let first = STATE.with_borrow_mut(|s| {
+            s.depth += 1;
+            if s.depth == 1 {
+                s.bundle = Some(self.bundle);
+                s.c_calls = self
+                    .c_calls
+                    .unwrap_or_else(|| rankscope::settings::current().profile_c_calls);
+                s.expected = 0;
+            }
+            s.depth == 1
+        });
+        if !first {
+            return;
+        }
+        if let Some(py) = block {
+            let region = self.key.unwrap_or_else(|| block_region(py, self.bundle));
+            let token = region.start();
+            STATE.with_borrow_mut(|s| s.block = Some(token));
+        }
+        ACTIVE.fetch_add(1, Relaxed);
+        // SAFETY: the GIL is held (we are in a method); the callback has the signature
+        // CPython expects; a null argument object is allowed.
+        unsafe { ffi::PyEval_SetProfile(Some(callback), std::ptr::null_mut()) };
     }
-    let file = text("co_filename");
-    let base = file.rsplit('/').next().unwrap_or(&file);
+}
+
+/// The region of a `with profile(...)` block: `function@file:line` of the statement, the way
+/// `marker` names its blocks; made once per statement.
+fn block_region(py: Python<'_>, bundle: &'static Bundle) -> rankscope::Region {
+    // SAFETY: attached; PyEval_GetFrame returns a borrowed frame (the one running the `with`,
+    // since `__enter__` is native and has none) or null; PyFrame_GetCode returns a new reference.
+    let frame = unsafe { ffi::PyEval_GetFrame() };
+    if frame.is_null() {
+        return rankscope::Region::new("profile", bundle);
+    }
+    let (code, line) = unsafe {
+        (
+            Bound::from_owned_ptr(py, ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject),
+            ffi::PyFrame_GetLineNumber(frame),
+        )
+    };
+    let key = (
+        code.as_ptr() as usize,
+        line,
+        bundle as *const Bundle as usize,
+    );
+    if let Some(region) = STATE.with_borrow(|s| s.blocks.get(&key).copied()) {
+        return region;
+    }
+    let name = format!(
+        "{}@{}:{line}",
+        text_attr(&code, "co_name"),
+        base_name(&text_attr(&code, "co_filename"))
+    );
+    let region = rankscope::Region::new(&name, bundle);
+    STATE.with_borrow_mut(|s| {
+        s.blocks.insert(key, region);
+        s.keep.push(code.unbind());
+    });
+    region
+}
+
+/// A text attribute of `obj`, cleaned (empty if missing).
+fn text_attr(obj: &Bound<'_, PyAny>, attr: &str) -> String {
+    obj.getattr(attr)
+        .map(|v| clean_name(&v))
+        .unwrap_or_default()
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The entry of a Python code object: pass rankscope's own code through, measure the rest as
+/// `qualname@file:line`.
+fn python_entry(code: &Bound<'_, PyAny>, bundle: &'static Bundle) -> Entry {
+    let file = text_attr(code, "co_filename");
+    if is_ours_file(code.py(), &file) {
+        return None;
+    }
+    let mut name = text_attr(code, "co_qualname");
+    if name.is_empty() {
+        name = text_attr(code, "co_name");
+    }
     let line: u32 = code
         .getattr("co_firstlineno")
         .and_then(|v| v.extract())
         .unwrap_or(0);
-    format!("{name}@{base}:{line}")
+    let name = format!("{name}@{}:{line}", base_name(&file));
+    Some(rankscope::Region::new(&name, bundle))
+}
+
+fn is_ours_file(py: Python<'_>, file: &str) -> bool {
+    let dir = package_dir(py);
+    !dir.is_empty() && file.starts_with(dir)
+}
+
+fn is_ours_module(name: &str) -> bool {
+    name == "rankscope" || name.starts_with("rankscope.")
+}
+
+/// The entry of a C function called from `caller` (a code object): passed through when
+/// rankscope's code calls it or it is rankscope's own; otherwise named as cProfile names it.
+fn c_entry(func: &Bound<'_, PyAny>, caller: &Bound<'_, PyAny>, bundle: &'static Bundle) -> Entry {
+    let py = func.py();
+    if is_ours_file(py, &text_attr(caller, "co_filename")) {
+        return None;
+    }
+    let (name, ours) = c_name(func);
+    (!ours).then(|| rankscope::Region::new(&name, bundle))
+}
+
+/// cProfile's name of a builtin function or method (`_lsprof.c`'s `normalizeUserObj`, shown
+/// with pstats' braces), and whether it is rankscope's own.
+fn c_name(func: &Bound<'_, PyAny>) -> (String, bool) {
+    let py = func.py();
+    let f = func.as_ptr() as *mut ffi::PyCFunctionObject;
+    // SAFETY: the caller checked that `func` is a PyCFunction: these fields are initialised,
+    // `m_ml` points at its static method definition with a NUL-terminated name, and `m_self`
+    // and `m_module` are null or live objects owned by `func`.
+    let (ml_name, slf, module) = unsafe {
+        (
+            CStr::from_ptr((*(*f).m_ml).ml_name)
+                .to_string_lossy()
+                .into_owned(),
+            Bound::from_borrowed_ptr_or_opt(py, (*f).m_self),
+            Bound::from_borrowed_ptr_or_opt(py, (*f).m_module),
+        )
+    };
+    let module_name = module.and_then(|m| {
+        if m.is_instance_of::<PyString>() {
+            Some(clean_name(&m))
+        } else {
+            m.cast::<PyModule>()
+                .ok()
+                .and_then(|m| m.name().ok())
+                .map(|n| clean_name(n.as_any()))
+        }
+    });
+    let mut ours = module_name.as_deref().is_some_and(is_ours_module);
+    let name = match slf {
+        None => match module_name.as_deref() {
+            Some(m) if m != "builtins" => format!("<{m}.{ml_name}>"),
+            _ => format!("<{ml_name}>"),
+        },
+        Some(slf) => {
+            // Whose method it is: the class defining it on type(self), or on self for class
+            // and static methods (self is then the class).
+            let ty = slf.get_type().into_any();
+            let owner = if slf.is_instance_of::<PyType>() {
+                defining_class(&slf, &ml_name)
+            } else {
+                defining_class(&ty, &ml_name)
+            };
+            ours |= owner
+                .and_then(|c| c.getattr("__module__").ok())
+                .is_some_and(|m| is_ours_module(&clean_name(&m)));
+            // cProfile's name: the repr of the descriptor on type(self), e.g. <method 'append'
+            // of 'list' objects>; module functions (self is the module) fall through.
+            let descr = defining_class(&ty, &ml_name)
+                .and_then(|c| c.getattr("__dict__").ok())
+                .and_then(|d| d.get_item(&ml_name).ok());
+            match descr.and_then(|d| d.repr().ok()) {
+                Some(repr) => clean_name(repr.as_any()),
+                None => match module_name.as_deref() {
+                    Some(m) => format!("<built-in method {m}.{ml_name}>"),
+                    None => format!("<built-in method {ml_name}>"),
+                },
+            }
+        }
+    };
+    let name = match name.strip_prefix('<').and_then(|n| n.strip_suffix('>')) {
+        Some(inner) => format!("{{{inner}}}"),
+        None => name,
+    };
+    (name, ours)
+}
+
+/// The first class of `ty.__mro__` whose own dict has `name` (where `_PyType_Lookup` finds
+/// it: no descriptor binding, no metaclass attributes).
+fn defining_class<'py>(ty: &Bound<'py, PyAny>, name: &str) -> Option<Bound<'py, PyAny>> {
+    let mro = ty.getattr("__mro__").ok()?;
+    for cls in mro.try_iter().ok()? {
+        let cls = cls.ok()?;
+        let has = cls
+            .getattr("__dict__")
+            .and_then(|d| d.contains(name))
+            .unwrap_or(false);
+        if has {
+            return Some(cls);
+        }
+    }
+    None
 }
 
 /// The interpreter's profiling callback.
@@ -133,51 +436,175 @@ unsafe extern "C" fn callback(
     _obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
     what: c_int,
-    _arg: *mut ffi::PyObject,
+    arg: *mut ffi::PyObject,
 ) -> c_int {
+    // SAFETY (all arms): CPython calls this with the GIL held, a live frame and, for C events,
+    // the live C function object as `arg`.
     match what {
-        ffi::PyTrace_CALL => {
-            // SAFETY: CPython calls this with the GIL held and a live frame; PyFrame_GetCode
-            // returns a new (never null) reference that the Bound takes over.
-            let py = unsafe { Python::assume_attached() };
-            let code = unsafe { Bound::from_owned_ptr(py, frame_code(frame)) };
-            let key_code = code.as_ptr() as usize;
-            let token = STATE.with_borrow_mut(|s| {
-                let bundle = s.bundle?;
-                let key = (key_code, bundle as *const Bundle as usize);
-                let region = match s.regions.get(&key) {
-                    Some(r) => *r,
-                    None => {
-                        let r = rankscope::Region::new(&region_name(&code), bundle);
-                        s.regions.insert(key, r);
-                        s.keep.push(code.clone().unbind());
-                        r
-                    }
-                };
-                Some(region)
-            });
-            if let Some(region) = token {
-                let t = region.start();
-                STATE.with_borrow_mut(|s| s.open.push(t));
-            }
-        }
-        ffi::PyTrace_RETURN => {
-            if let Some(t) = STATE.with_borrow_mut(|s| s.open.pop()) {
-                rankscope::storage::stop(t);
-            }
-        }
+        ffi::PyTrace_CALL => unsafe { on_call(frame) },
+        ffi::PyTrace_RETURN => on_return(false),
+        ffi::PyTrace_C_CALL => unsafe { on_c_call(frame, arg) },
+        ffi::PyTrace_C_RETURN | ffi::PyTrace_C_EXCEPTION => on_return(true),
         _ => {}
     }
     0
 }
 
-/// The code object of a frame, as a new reference.
+/// What the hot path found.
+enum Found {
+    /// Handled (an entry was pushed), or not profiling.
+    Done,
+    /// No entry yet for the key: build it (calls Python, so outside the state's borrow).
+    Miss(&'static Bundle),
+}
+
+/// A Python frame starts (a call, or a generator or coroutine resuming).
 ///
 /// # Safety
-/// `frame` must be a live frame and the GIL held.
-unsafe fn frame_code(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
-    // SAFETY: forwarded from the caller.
-    unsafe { ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject }
+/// The GIL is held and `frame` is live.
+unsafe fn on_call(frame: *mut ffi::PyFrameObject) {
+    // SAFETY: PyFrame_GetCode returns a new (never null) reference, released at the end.
+    let code = unsafe { ffi::PyFrame_GetCode(frame) } as *mut ffi::PyObject;
+    let found = STATE.with_borrow_mut(|s| {
+        let Some(bundle) = s.bundle else {
+            return Found::Done;
+        };
+        if s.expected != 0 {
+            let expected = std::mem::take(&mut s.expected);
+            if expected == code as usize {
+                s.open.push(None);
+                return Found::Done;
+            }
+        }
+        match s.regions.get(&py_key(code, bundle)) {
+            Some(entry) => {
+                let token = entry.map(|r| r.start());
+                s.open.push(token);
+                Found::Done
+            }
+            None => Found::Miss(bundle),
+        }
+    });
+    // SAFETY: attached (see above); the Bound takes over the new reference.
+    let py = unsafe { Python::assume_attached() };
+    let code = unsafe { Bound::from_owned_ptr(py, code) };
+    if let Found::Miss(bundle) = found {
+        let entry = python_entry(&code, bundle);
+        let key = py_key(code.as_ptr(), bundle);
+        STATE.with_borrow_mut(|s| {
+            s.regions.insert(key, entry);
+            s.keep.push(code.unbind());
+            s.open.push(entry.map(|r| r.start()));
+        });
+    }
+}
+
+fn py_key(code: *mut ffi::PyObject, bundle: &'static Bundle) -> Key {
+    (code as usize, PY_CALL, 0, bundle as *const Bundle as usize)
+}
+
+/// A C function is called from `frame`.
+///
+/// # Safety
+/// The GIL is held, `frame` is live and `func` is a live object.
+unsafe fn on_c_call(frame: *mut ffi::PyFrameObject, func: *mut ffi::PyObject) {
+    let found = STATE.with_borrow_mut(|s| {
+        let Some(bundle) = s.bundle.filter(|_| s.c_calls) else {
+            return CFound::Done;
+        };
+        // SAFETY: as documented; the PyCFunction fields are read only after the type check.
+        let (method_def, self_type) = unsafe {
+            if ffi::PyCFunction_Check(func) == 0 {
+                // Not a builtin function (never, on CPython 3.11): passed through, balanced.
+                s.open.push(None);
+                return CFound::Done;
+            }
+            let f = func as *mut ffi::PyCFunctionObject;
+            let slf = (*f).m_self;
+            let ty = if slf.is_null() {
+                0
+            } else {
+                ffi::Py_TYPE(slf) as usize
+            };
+            ((*f).m_ml as usize, ty)
+        };
+        // SAFETY: a new (never null) reference; the running frame holds another one, so
+        // releasing ours never frees the code object (no code can run here).
+        let caller = unsafe { ffi::PyFrame_GetCode(frame) } as *mut ffi::PyObject;
+        let key = (
+            method_def,
+            self_type,
+            caller as usize,
+            bundle as *const Bundle as usize,
+        );
+        match s.regions.get(&key) {
+            Some(entry) => {
+                let token = entry.map(|r| r.start());
+                s.open.push(token);
+                // SAFETY: releases the reference taken above.
+                unsafe { ffi::Py_DECREF(caller) };
+                CFound::Done
+            }
+            None => CFound::Miss {
+                bundle,
+                key,
+                caller,
+            },
+        }
+    });
+    let CFound::Miss {
+        bundle,
+        key,
+        caller,
+    } = found
+    else {
+        return;
+    };
+    // SAFETY: attached; the Bound takes over the new reference to the calling code; `func` is
+    // live for the call, and a nonzero self type is the type of its live `m_self`.
+    let py = unsafe { Python::assume_attached() };
+    let caller = unsafe { Bound::from_owned_ptr(py, caller) };
+    let func = unsafe { Bound::from_borrowed_ptr(py, func) };
+    let self_type =
+        (key.1 != 0).then(|| unsafe { Bound::from_borrowed_ptr(py, key.1 as *mut ffi::PyObject) });
+    let entry = c_entry(&func, &caller, bundle);
+    STATE.with_borrow_mut(|s| {
+        s.regions.insert(key, entry);
+        // Keep what the key's addresses point at: the calling code, and self's type (the
+        // method definition is static, or owned by that type).
+        s.keep.push(caller.unbind());
+        if let Some(ty) = self_type {
+            s.keep.push(ty.unbind());
+        }
+        s.open.push(entry.map(|r| r.start()));
+    });
+}
+
+/// What the C-call hot path found.
+enum CFound {
+    /// Handled (an entry was pushed), or C calls are not recorded.
+    Done,
+    /// No entry yet for `key`: build it outside the state's borrow (it calls Python), with the
+    /// reference to the calling code taken for it.
+    Miss {
+        bundle: &'static Bundle,
+        key: Key,
+        caller: *mut ffi::PyObject,
+    },
+}
+
+/// A Python frame or a C call ends (returns, raises, or a generator yields).
+fn on_return(c_call: bool) {
+    let token = STATE.with_borrow_mut(|s| {
+        if c_call && !s.c_calls {
+            return None;
+        }
+        // Empty for the returns of calls begun before profiling (enable's own C return).
+        s.open.pop().flatten()
+    });
+    if let Some(t) = token {
+        rankscope::storage::stop(t);
+    }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -96,6 +96,16 @@ impl Region {
         new_wrapped(py, func, self.region)
     }
 
+    /// A starter for wrappers that run `func` in steps (generators, coroutines): its `start()`
+    /// starts this region, like `Region.start`, and tells an active profiler that the frame of
+    /// `func` resumed next is measured by this region, so the profiler adds no node of its own.
+    fn steps(&self, func: &Bound<'_, PyAny>) -> Steps {
+        Steps {
+            region: self.region,
+            code: code_of(func),
+        }
+    }
+
     fn __repr__(&self) -> String {
         format!("<rankscope region '{}'>", self.name)
     }
@@ -112,6 +122,39 @@ impl Started {
     /// Stops the region (stopping out of order closes the inner regions first).
     fn stop(&self) {
         rankscope::storage::stop(self.token)
+    }
+}
+
+/// Starts a region for each step of a generator or coroutine function (see `Region.steps`).
+#[pyclass(frozen, module = "rankscope._native")]
+pub(crate) struct Steps {
+    region: rankscope::Region,
+    /// The stepped function's code object (None when it is not a Python function).
+    code: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl Steps {
+    /// Starts the region; call `stop()` on the returned token on the same thread.
+    fn start(&self) -> Started {
+        if let Some(code) = self.code.as_ref().filter(|_| crate::profiler::any_active()) {
+            crate::profiler::expect_frame(code.as_ptr());
+        }
+        Started {
+            token: self.region.start(),
+        }
+    }
+}
+
+/// The code object of a Python function (for telling the profiler which frame a region
+/// measures), or `None` for other callables.
+fn code_of(func: &Bound<'_, PyAny>) -> Option<Py<PyAny>> {
+    // SAFETY: `func` is a live object; PyFunction_GetCode returns a borrowed reference that
+    // the new owned Py takes a strong reference to.
+    unsafe {
+        (ffi::PyFunction_Check(func.as_ptr()) != 0).then(|| {
+            Bound::from_borrowed_ptr(func.py(), ffi::PyFunction_GetCode(func.as_ptr())).unbind()
+        })
     }
 }
 
@@ -143,6 +186,9 @@ struct WrappedObject {
     dict: *mut ffi::PyObject,
     /// Weak reference list head, at `tp_weaklistoffset`.
     weaklist: *mut ffi::PyObject,
+    /// The wrapped function's code object (owned), or null when it is not a Python function:
+    /// an active profiler is told that this code's next frame is measured by `region`.
+    code: *mut ffi::PyObject,
     region: rankscope::Region,
 }
 
@@ -251,7 +297,9 @@ fn new_wrapped(py: Python<'_>, func: Py<PyAny>, region: rankscope::Region) -> Py
         }
         let this = obj.cast::<WrappedObject>();
         ptr::addr_of_mut!((*this).vectorcall).write(Some(wrapped_vectorcall));
+        let code = code_of(func.bind(py)).map_or(ptr::null_mut(), Py::into_ptr);
         ptr::addr_of_mut!((*this).func).write(func.into_ptr());
+        ptr::addr_of_mut!((*this).code).write(code);
         ptr::addr_of_mut!((*this).region).write(region);
         Ok(Bound::from_owned_ptr(py, obj).unbind())
     }
@@ -291,7 +339,7 @@ unsafe extern "C" fn wrapped_vectorcall(
     let this = callable.cast::<WrappedObject>();
     // SAFETY: CPython calls this slot only on instances of our type, which the caller keeps
     // alive for the call; the fields were initialised at creation.
-    let (func, region) = unsafe { ((*this).func, (*this).region) };
+    let (func, code, region) = unsafe { ((*this).func, (*this).code, (*this).region) };
     if func.is_null() {
         raise_cleared();
         return ptr::null_mut();
@@ -303,6 +351,12 @@ unsafe extern "C" fn wrapped_vectorcall(
             return ptr::null_mut();
         }
     };
+    // Only while some thread profiles (one relaxed load otherwise): the profiler skips the
+    // wrapped function's frame, which this region measures, so a call is one node, not two.
+    let profiling = crate::profiler::any_active() && !code.is_null();
+    if profiling {
+        crate::profiler::expect_frame(code);
+    }
     // SAFETY: `func` is a live object; our own reference keeps it alive through the call even
     // if the wrapper is cleared meanwhile. The argument vector, its count and flags (including
     // PY_VECTORCALL_ARGUMENTS_OFFSET, whose slot before `args` the caller lends to its callee)
@@ -311,6 +365,10 @@ unsafe extern "C" fn wrapped_vectorcall(
         ffi::Py_INCREF(func);
         ffi::PyObject_Vectorcall(func, args, nargsf, kwnames)
     };
+    if profiling {
+        // The frame never ran if the arguments did not bind: forget the expectation.
+        crate::profiler::expect_frame(ptr::null_mut());
+    }
     let stopped = panic::catch_unwind(AssertUnwindSafe(|| region.stop(token)));
     // SAFETY: releases the reference taken above.
     unsafe { ffi::Py_DECREF(func) };
@@ -440,6 +498,7 @@ unsafe extern "C" fn wrapped_clear(slf: *mut ffi::PyObject) -> c_int {
         for field in [
             ptr::addr_of_mut!((*this).func),
             ptr::addr_of_mut!((*this).dict),
+            ptr::addr_of_mut!((*this).code),
         ] {
             let held = field.replace(ptr::null_mut());
             ffi::Py_XDECREF(held);
@@ -476,6 +535,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_components, m)?)?;
     m.add_class::<Region>()?;
     m.add_class::<Started>()?;
+    m.add_class::<Steps>()?;
     m.add("Wrapped", wrapped_type(m.py())?)?;
     Ok(())
 }
