@@ -15,6 +15,8 @@ mod cpu;
 mod io;
 mod memory;
 mod rusage;
+/// hwloc: the machine's topology, this process's CPU binding, pinning of collector threads.
+pub mod topology;
 mod unit;
 
 pub use catalog::{all, find};
