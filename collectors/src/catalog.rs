@@ -1,12 +1,20 @@
-//! The list of every collector, and lookup by name or alias.
+//! The catalog: every collector, family and background source of this build, and the
+//! collectors registered at run time. Lookup by name or alias.
 //!
 //! This is the one table of components: the runtime's registry, the `rankscope components`
-//! listing, the docs and the Python component classes all come from it. Hardware counters and
-//! roofline collectors join it by adding one line here.
+//! listing, the docs and the Python component classes all come from it. A new built-in
+//! collector joins it by adding one line to [`BUILT_IN`]; a family of collectors made from
+//! options, one line to [`FAMILIES`]; a background source, one line to [`SOURCES`].
 
-use crate::{clock, cpu, io, memory, rusage, Collector};
+use crate::clock;
+use crate::os::{cpu, io, memory, rusage};
+use crate::{Collector, Family, OptionInfo, Source};
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
-static ALL: &[&dyn Collector] = &[
+static BUILT_IN: &[&dyn Collector] = &[
     &clock::WallClock,
     &cpu::CpuClock,
     &cpu::ThreadCpuClock,
@@ -20,18 +28,136 @@ static ALL: &[&dyn Collector] = &[
     &io::IoBytes,
 ];
 
-/// Every collector this build knows, available here or not.
+static FAMILIES: &[&dyn Family] = &[];
+
+static SOURCES: &[&dyn Source] = &[];
+
+/// Every collector: the built-in ones, then those registered, in registration order. Replaced
+/// by a longer slice at each registration (a handful per process: the old slices are leaked),
+/// so readers get a `'static` slice without holding a lock.
+static ALL: RwLock<&'static [&'static dyn Collector]> = RwLock::new(BUILT_IN);
+/// Serialises registrations (check and publish as one step).
+static REGISTERING: Mutex<()> = Mutex::new(());
+/// How many collectors were registered, bumped after each is published: lets the hot path
+/// notice a new collector with one relaxed load (the runtime folds it into its settings
+/// generation).
+static REGISTRATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many collectors have been registered so far (0 until a family or a program registers
+/// one). Grows by one after each registration.
+#[inline]
+pub fn registrations() -> u64 {
+    REGISTRATIONS.load(Ordering::Relaxed)
+}
+
+/// Every collector this build knows and every one registered so far, available here or not.
 pub fn all() -> &'static [&'static dyn Collector] {
-    ALL
+    *ALL.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The families of collectors made from options.
+pub fn families() -> &'static [&'static dyn Family] {
+    FAMILIES
+}
+
+/// The background sources.
+pub fn sources() -> &'static [&'static dyn Source] {
+    SOURCES
+}
+
+/// Every option declared by a family or a source, in catalog order.
+pub fn options() -> Vec<&'static OptionInfo> {
+    FAMILIES
+        .iter()
+        .flat_map(|f| f.options())
+        .chain(SOURCES.iter().flat_map(|s| s.options()))
+        .collect()
 }
 
 /// Finds a collector by canonical name or alias. Matching ignores case, `_` and `-`, so
 /// `wall_clock`, `WallClock` and `wall-clock` all name the same collector.
 pub fn find(name: &str) -> Option<&'static dyn Collector> {
     let key = normalize(name);
-    ALL.iter()
+    all()
+        .iter()
         .copied()
         .find(|c| normalize(c.name()) == key || c.aliases().iter().any(|a| normalize(a) == key))
+}
+
+/// Why a collector was not registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterError {
+    /// The collector's name.
+    pub collector: String,
+    /// What is wrong with its declaration.
+    pub problem: String,
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "collector '{}' not registered: {}",
+            self.collector, self.problem
+        )
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+/// Adds a collector to the catalog for the rest of the process, after checking its declaration:
+/// a snake_case name and aliases no other collector answers to, at least one raw reading and
+/// one metric, metric names unused by any other collector.
+pub fn register(collector: Box<dyn Collector>) -> Result<&'static dyn Collector, RegisterError> {
+    let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
+    let current = all();
+    check(collector.as_ref(), current).map_err(|problem| RegisterError {
+        collector: collector.name().to_string(),
+        problem,
+    })?;
+    let collector: &'static dyn Collector = Box::leak(collector);
+    let longer: Vec<&'static dyn Collector> = current.iter().copied().chain([collector]).collect();
+    *ALL.write().unwrap_or_else(|e| e.into_inner()) = Box::leak(longer.into_boxed_slice());
+    REGISTRATIONS.fetch_add(1, Ordering::Release);
+    Ok(collector)
+}
+
+/// Checks a collector's declaration against the collectors already known.
+fn check(c: &dyn Collector, known: &[&'static dyn Collector]) -> Result<(), String> {
+    let snake = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+    };
+    if !snake(c.name()) {
+        return Err("its name must be snake_case (a-z, 0-9, _)".into());
+    }
+    let taken: HashSet<String> = known
+        .iter()
+        .flat_map(|k| std::iter::once(k.name()).chain(k.aliases().iter().copied()))
+        .map(normalize)
+        .collect();
+    for name in std::iter::once(c.name()).chain(c.aliases().iter().copied()) {
+        if taken.contains(&normalize(name)) {
+            return Err(format!("the name '{name}' is already taken"));
+        }
+    }
+    if c.raw_len() == 0 {
+        return Err("it declares no raw reading (raw_len is 0)".into());
+    }
+    if c.metrics().is_empty() {
+        return Err("it declares no metric".into());
+    }
+    let mut metric_names: HashSet<&str> = known
+        .iter()
+        .flat_map(|k| k.metrics().iter().map(|m| m.name))
+        .collect();
+    for m in c.metrics() {
+        if !metric_names.insert(m.name) {
+            return Err(format!("the metric name '{}' is already taken", m.name));
+        }
+    }
+    Ok(())
 }
 
 fn normalize(name: &str) -> String {
@@ -54,11 +180,87 @@ mod tests {
                 assert!(seen.insert(normalize(a)), "duplicate alias {a}");
             }
             assert_eq!(find(c.name()).unwrap().name(), c.name());
-            assert!(c.raw_len() <= crate::MAX_RAW, "{} raw_len", c.name());
-            assert!(!c.metrics().is_empty());
+            assert!(check(*c, &[]).is_ok(), "{}", c.name());
         }
         assert_eq!(find("WallClock").unwrap().name(), "wall_clock");
         assert!(find("no_such_thing").is_none());
+    }
+
+    /// A collector declared at run time, as a family would make one.
+    struct Counted {
+        name: &'static str,
+        metrics: Vec<crate::MetricInfo>,
+        raw_len: usize,
+        inits: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Collector for Counted {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn description(&self) -> &'static str {
+            "test collector"
+        }
+        fn metrics(&self) -> &[crate::MetricInfo] {
+            &self.metrics
+        }
+        fn raw_len(&self) -> usize {
+            self.raw_len
+        }
+        fn probe(&self) -> crate::Availability {
+            crate::Availability::Available
+        }
+        fn sample(&self, out: &mut [i64]) {
+            out.fill(1);
+        }
+        fn process_init(&self) {
+            self.inits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn counted(name: &'static str, metric: &'static str, raw_len: usize) -> Box<Counted> {
+        Box::new(Counted {
+            name,
+            metrics: vec![crate::MetricInfo {
+                name: metric,
+                unit: crate::Unit::Count,
+                description: "test metric",
+                additive: true,
+            }],
+            raw_len,
+            inits: Default::default(),
+        })
+    }
+
+    #[test]
+    fn registration_checks_the_declaration_then_publishes() {
+        let before = all().len();
+        let bad = [
+            (counted("Bad-Name", "x.a", 1), "snake_case"),
+            (
+                counted("wallclock", "x.b", 1),
+                "'wallclock' is already taken",
+            ),
+            (counted("x_zero", "x.c", 0), "raw_len is 0"),
+            (
+                counted("x_clash", "wall_clock", 1),
+                "metric name 'wall_clock'",
+            ),
+        ];
+        for (c, why) in bad {
+            let e = register(c).err().expect("rejected");
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        assert_eq!(all().len(), before);
+        let registered = registrations();
+        let c = register(counted("x_events", "x.events", 3)).unwrap();
+        assert_eq!(registrations(), registered + 1);
+        assert_eq!(find("XEvents").unwrap().name(), "x_events");
+        assert!(std::ptr::eq(all()[all().len() - 1], c));
+        let e = register(counted("x_events", "x.other", 1))
+            .err()
+            .expect("rejected");
+        assert!(e.to_string().contains("already taken"), "{e}");
     }
 
     #[test]
@@ -81,13 +283,13 @@ mod tests {
         // Cumulative readings are non-negative, and a region with no work in it gives small
         // deltas: catches mis-parsed procfs text and unit slips.
         for c in all() {
-            let mut a = [0i64; crate::MAX_RAW];
-            let mut b = [0i64; crate::MAX_RAW];
-            let mut d = [0i64; crate::MAX_RAW];
+            let mut a = vec![0i64; c.raw_len()];
+            let mut b = vec![0i64; c.raw_len()];
+            let mut d = vec![0i64; c.metrics().len()];
             c.sample(&mut a);
             c.sample(&mut b);
             c.delta(&a, &b, &mut d);
-            let raw = &a[..c.raw_len()];
+            let raw = &a[..];
             assert!(raw.iter().all(|v| *v >= 0), "{} {raw:?}", c.name());
             for (m, v) in c.metrics().iter().zip(d) {
                 let limit = match m.unit {
@@ -134,7 +336,8 @@ mod tests {
         assert_eq!(ALLOCS.with(|n| n.get()), before + 1);
         for c in all() {
             assert!(c.probe().is_available(), "{}", c.name());
-            let (mut a, mut b, mut d) = ([0i64; crate::MAX_RAW], [0i64; crate::MAX_RAW], [0i64; 4]);
+            let (mut a, mut b) = (vec![0i64; c.raw_len()], vec![0i64; c.raw_len()]);
+            let mut d = vec![0i64; c.metrics().len()];
             // The first sample on a thread may set up once-per-process state: not counted.
             c.sample(&mut a);
             let before = ALLOCS.with(|n| n.get());

@@ -17,10 +17,10 @@ type Row = (
     Vec<&'static str>,
 );
 
-/// Every setting, in table order.
+/// Every setting, in table order, then the options collectors declare.
 #[pyfunction]
 fn settings_table() -> Vec<Row> {
-    settings::TABLE
+    settings::rows()
         .iter()
         .map(|r| {
             let (kind, choices) = match r.kind {
@@ -76,7 +76,7 @@ fn settings_reset() {
 }
 
 fn unknown(name: &str) -> PyErr {
-    let names = settings::TABLE.iter().map(|r| r.name);
+    let names = settings::rows().iter().map(|r| r.name);
     let mut msg = format!("rankscope has no setting '{name}'");
     if let Some(s) = rankscope::suggest::closest(name, names) {
         msg.push_str(&format!(" (did you mean '{s}'?)"));

@@ -1,12 +1,9 @@
 //! One collector used on its own: start/stop/get like a stopwatch, push/pop into storage.
 
 use crate::bundle::Bundle;
-use crate::collectors::{Collector, MetricInfo, MAX_RAW};
+use crate::collectors::{Collector, MetricInfo};
 use crate::registry::{self, UnknownComponent};
 use crate::storage::{self, NameId, Token};
-
-/// Most metrics one collector has.
-const MAX_METRICS: usize = 4;
 
 /// A single collector with its own running total, independent of regions.
 ///
@@ -17,24 +14,29 @@ pub struct Component {
     collector: &'static dyn Collector,
     bundle: &'static Bundle,
     label: NameId,
-    start: [i64; MAX_RAW],
+    /// The start sample, then room for the stop sample (sized by the collector at creation).
+    raw: Vec<i64>,
+    /// One lap's values, then the running totals.
+    lap: Vec<i64>,
+    total: Vec<i64>,
     running: bool,
-    total: [i64; MAX_METRICS],
     laps: u64,
-    pushed: Option<(Token, [i64; MAX_METRICS])>,
+    pushed: Option<(Token, Vec<i64>)>,
 }
 
 impl Component {
     /// A component of kind `kind` (a collector name or alias) labelled `label` in the tree.
     pub fn new(kind: &str, label: &str) -> Result<Component, UnknownComponent> {
         let collector = registry::resolve(kind)?;
+        let metrics = collector.metrics().len();
         Ok(Component {
             collector,
             bundle: Bundle::new(&[collector.name()])?,
             label: storage::intern(label),
-            start: [0; MAX_RAW],
+            raw: vec![0; 2 * collector.raw_len()],
+            lap: vec![0; metrics],
+            total: vec![0; metrics],
             running: false,
-            total: [0; MAX_METRICS],
             laps: 0,
             pushed: None,
         })
@@ -58,7 +60,7 @@ impl Component {
     /// Starts a lap (a second start restarts it).
     pub fn start(&mut self) {
         self.collector
-            .sample(&mut self.start[..self.collector.raw_len()]);
+            .sample(&mut self.raw[..self.collector.raw_len()]);
         self.running = true;
     }
 
@@ -67,14 +69,10 @@ impl Component {
         if !self.running {
             return;
         }
-        let n = self.collector.raw_len();
-        let mut stop = [0i64; MAX_RAW];
-        self.collector.sample(&mut stop[..n]);
-        let mut lap = [0i64; MAX_METRICS];
-        let m = self.metrics().len();
-        self.collector
-            .delta(&self.start[..n], &stop[..n], &mut lap[..m]);
-        for (t, v) in self.total.iter_mut().zip(&lap[..m]) {
+        let (start, stop) = self.raw.split_at_mut(self.collector.raw_len());
+        self.collector.sample(stop);
+        self.collector.delta(start, stop, &mut self.lap);
+        for (t, v) in self.total.iter_mut().zip(&self.lap) {
             *t += v;
         }
         self.laps += 1;
@@ -90,8 +88,8 @@ impl Component {
     pub fn values(&self) -> Vec<i64> {
         self.metrics()
             .iter()
-            .zip(self.total)
-            .map(|(info, t)| {
+            .zip(&self.total)
+            .map(|(info, &t)| {
                 if info.additive || self.laps == 0 {
                     t
                 } else {
@@ -109,19 +107,17 @@ impl Component {
     /// Places the component in the call tree under the running region.
     pub fn push(&mut self) {
         if self.pushed.is_none() {
-            self.pushed = Some((storage::enter(self.label, self.bundle), self.total));
+            self.pushed = Some((storage::enter(self.label, self.bundle), self.total.clone()));
         }
     }
 
     /// Stores the laps measured since [`Component::push`] as one lap of its tree node.
     pub fn pop(&mut self) {
         if let Some((token, at_push)) = self.pushed.take() {
-            let m = self.metrics().len();
-            let mut lap = [0i64; MAX_METRICS];
-            for i in 0..m {
-                lap[i] = self.total[i] - at_push[i];
+            for ((lap, total), pushed) in self.lap.iter_mut().zip(&self.total).zip(at_push) {
+                *lap = total - pushed;
             }
-            storage::leave(token, &lap[..m]);
+            storage::leave(token, &self.lap);
         }
     }
 }

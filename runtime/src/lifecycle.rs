@@ -84,6 +84,9 @@ fn setup() {
             // the program starts threads of its own in the usual case (at import or in main).
             std::env::set_var(RANK_PROCESS_VAR, rank_process_marker());
         }
+        for c in crate::registry::register_families() {
+            log::debug!("registered collector {} ({})", c.name(), c.description());
+        }
         let s = settings::current();
         if s.trace_output {
             log::warning!("trace_output: the Chrome/Perfetto trace writer is not implemented in this version; no trace will be written");
@@ -313,6 +316,7 @@ fn final_outputs() {
     if is_rank_child() || FINAL_DONE.swap(true, Ordering::SeqCst) {
         return;
     }
+    crate::registry::finish_collectors();
     let s = settings::current();
     if !(s.enabled && s.auto_output) {
         log::debug!("final outputs: off (settings enabled/auto_output)");

@@ -6,7 +6,7 @@
 use crate::collectors::{self, Collector, MetricInfo};
 use crate::suggest::closest;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Mutex, RwLock};
 
 /// Dense index of one metric of one collector, stable for the life of the process.
 pub type MetricId = u16;
@@ -50,6 +50,51 @@ pub fn resolve(name: &str) -> Result<&'static dyn Collector, UnknownComponent> {
     })
 }
 
+/// Collectors whose `process_init` ran, in that order.
+static ACTIVE: Mutex<Vec<&'static dyn Collector>> = Mutex::new(Vec::new());
+
+/// Runs `process_init` of `c` unless it ran already: called when the first bundle holding it
+/// is made, so a collector nobody uses costs nothing.
+pub(crate) fn activate(c: &'static dyn Collector) {
+    let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if !active.iter().any(|a| a.name() == c.name()) {
+        c.process_init();
+        active.push(c);
+    }
+}
+
+/// Runs `finish` of every collector that had `process_init`, once per process (the runtime
+/// calls it at the end of the run, before the final outputs).
+pub fn finish_collectors() {
+    let active = std::mem::take(&mut *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    for c in active {
+        c.finish();
+    }
+}
+
+/// Registers the collectors that each family makes from the current settings (its options).
+/// Problems are reported on stderr, naming the family and the option; the run goes on with the
+/// other collectors. Returns the collectors registered.
+pub fn register_families() -> Vec<&'static dyn Collector> {
+    let settings = crate::settings::current();
+    let value = |name: &str| settings.options.get(name).unwrap_or_default().to_string();
+    let mut registered = Vec::new();
+    for family in collectors::families() {
+        match family.collectors(&value) {
+            Ok(made) => {
+                for c in made {
+                    match collectors::register(c) {
+                        Ok(c) => registered.push(c),
+                        Err(e) => crate::log::error!("{}: {e}", family.name()),
+                    }
+                }
+            }
+            Err(e) => crate::log::error!("{}: {e}", family.name()),
+        }
+    }
+    registered
+}
+
 /// One metric with the collector that produces it.
 #[derive(Clone, Copy)]
 pub struct MetricEntry {
@@ -59,28 +104,53 @@ pub struct MetricEntry {
     pub info: &'static MetricInfo,
 }
 
-fn table() -> &'static [MetricEntry] {
-    static TABLE: OnceLock<Vec<MetricEntry>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        collectors::all()
-            .iter()
-            .flat_map(|&c| {
-                c.metrics()
-                    .iter()
-                    .map(move |info| MetricEntry { collector: c, info })
-            })
-            .collect()
-    })
+/// Every metric of every collector, in catalog order (ids are positions), and how many
+/// collectors (a prefix of the catalog) that covers. Collectors registered later append their
+/// metrics, so ids already handed out never change.
+struct Table {
+    collectors: usize,
+    metrics: Vec<MetricEntry>,
+}
+
+static TABLE: RwLock<Table> = RwLock::new(Table {
+    collectors: 0,
+    metrics: Vec::new(),
+});
+
+/// The table, extended first with the metrics of collectors registered since the last call.
+fn table() -> std::sync::RwLockReadGuard<'static, Table> {
+    let all = collectors::all();
+    {
+        let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
+        if t.collectors == all.len() {
+            return t;
+        }
+    }
+    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    // Read again under the lock: another caller may have extended the table meanwhile with a
+    // longer catalog than the one read above (the catalog only grows).
+    let all = collectors::all();
+    for &c in &all[t.collectors..] {
+        t.metrics.extend(
+            c.metrics()
+                .iter()
+                .map(|info| MetricEntry { collector: c, info }),
+        );
+    }
+    t.collectors = all.len();
+    drop(t);
+    TABLE.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The metric with this id.
 pub fn metric(id: MetricId) -> MetricEntry {
-    table()[id as usize]
+    table().metrics[id as usize]
 }
 
 /// Id of the first metric of a collector; its metrics are numbered consecutively from there.
 pub fn first_metric(collector: &dyn Collector) -> MetricId {
     table()
+        .metrics
         .iter()
         .position(|e| e.collector.name() == collector.name())
         .expect("every collector comes from the catalog") as MetricId

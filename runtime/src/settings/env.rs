@@ -4,7 +4,8 @@
 //! process environment; [`super::state`] feeds them `std::env::vars_os()`.
 
 use super::error::Problem;
-use super::table::{Settings, ENV_PREFIX, TABLE};
+use super::options::rows;
+use super::table::{Settings, ENV_PREFIX};
 use crate::suggest::closest;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -52,7 +53,7 @@ pub(crate) fn apply_env(
             }
         }
     }
-    for row in TABLE {
+    for row in rows() {
         let Some(value) = ours.remove(row.env_var) else {
             continue;
         };
@@ -62,7 +63,7 @@ pub(crate) fn apply_env(
                 setting: row.name,
                 env_var: Some(row.env_var),
                 value: raw.to_string_lossy().into_owned(),
-                expected: "valid UTF-8 text",
+                expected: "valid UTF-8 text".into(),
             }),
         };
         if let Err(problem) = outcome {
@@ -80,8 +81,8 @@ pub(crate) fn apply_env(
 /// The warning for a `RANKSCOPE_*` variable that is not a setting.
 fn unknown_variable(var: &str) -> String {
     let typed = &var[ENV_PREFIX.len()..];
-    let near = closest(typed, TABLE.iter().map(|row| row.name))
-        .and_then(|name| TABLE.iter().find(|row| row.name == name));
+    let near = closest(typed, rows().iter().map(|row| row.name))
+        .and_then(|name| rows().iter().find(|row| row.name == name));
     match near {
         Some(row) => format!(
             "unknown environment variable {var} ignored; did you mean {}?",

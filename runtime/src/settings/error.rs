@@ -15,7 +15,7 @@ pub enum Problem {
         /// The rejected text (lossily converted if it was not UTF-8).
         value: String,
         /// What would have been accepted (`an integer from 0 to 4294967295`).
-        expected: &'static str,
+        expected: std::borrow::Cow<'static, str>,
     },
     /// A name that is not a setting.
     UnknownSetting {
@@ -135,7 +135,7 @@ mod tests {
             setting: "json_output",
             env_var,
             value: value.to_owned(),
-            expected: "a boolean (ON/OFF, true/false, 1/0, yes/no)",
+            expected: "a boolean (ON/OFF, true/false, 1/0, yes/no)".into(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Settings: every knob of rankscope, from one table.
 //!
-//! Each row of the table (in `table.rs`) gives a setting's name, type, default and one-line doc.
+//! Each row of the table (in `table.rs`) gives a setting's name, type, default and one-line doc;
+//! collectors declare their own options (`options.rs`), and [`rows`] lists both.
 //! From it come the [`Settings`] struct, the environment variable `RANKSCOPE_<NAME>`, text access
 //! by name ([`set`], [`get`]), the reference in `docs/settings.md` ([`markdown`]) and the Python
 //! layer (via [`TABLE`]).
@@ -21,6 +22,7 @@
 mod docs;
 mod env;
 mod error;
+mod options;
 mod state;
 mod table;
 mod value;
@@ -28,6 +30,7 @@ mod value;
 pub use docs::{markdown, TABLE_BEGIN, TABLE_END};
 pub use env::OTHER_ENV_VARS;
 pub use error::{Problem, SettingsError};
+pub use options::{rows, OptionValues};
 pub use state::{
     current, generation, get, init_errors, init_warnings, parse, reload, reset, set, update,
 };

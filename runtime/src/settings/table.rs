@@ -6,6 +6,7 @@
 //! see that file) and the Python layer all follow from the row.
 
 use super::error::Problem;
+use super::options::{option_info, rows, OptionValues};
 use super::value::{Kind, MpiThread, SettingValue};
 use super::SettingsError;
 use crate::suggest::closest;
@@ -52,6 +53,12 @@ pub(crate) const fn env_var_bytes<const N: usize>(name: &str) -> [u8; N] {
     out
 }
 
+/// `RANKSCOPE_<NAME>` for a name known only at run time (a collector's option); leaked once per
+/// option, as the table's rows are `'static`.
+pub(crate) fn env_var_bytes_dyn(name: &str) -> &'static str {
+    Box::leak(format!("{ENV_PREFIX}{}", name.to_ascii_uppercase()).into_boxed_str())
+}
+
 /// `RANKSCOPE_<NAME>` for a setting name, as a `&'static str` usable in a static.
 macro_rules! env_var_of {
     ($name:ident) => {{
@@ -79,6 +86,8 @@ macro_rules! settings_table {
                 #[doc = $doc]
                 pub $name: $ty,
             )+
+            /// The options declared by collectors (`perf_events`, ...), as text.
+            pub options: OptionValues,
         }
 
         impl Default for Settings {
@@ -87,6 +96,7 @@ macro_rules! settings_table {
                 // function from panicking.
                 Settings {
                     $( $name: <$ty as SettingValue>::parse_text($default).unwrap_or_default(), )+
+                    options: OptionValues::default(),
                 }
             }
         }
@@ -112,7 +122,7 @@ macro_rules! settings_table {
             pub fn get_text(&self, name: &str) -> Option<String> {
                 match name {
                     $( stringify!($name) => Some(SettingValue::to_text(&self.$name)), )+
-                    _ => None,
+                    _ => self.options.get(name).map(str::to_owned),
                 }
             }
 
@@ -141,11 +151,23 @@ macro_rules! settings_table {
                                 setting: stringify!($name),
                                 env_var,
                                 value: value.to_owned(),
-                                expected: <$ty as SettingValue>::EXPECTED,
+                                expected: <$ty as SettingValue>::EXPECTED.into(),
                             }),
                         },
                     )+
-                    _ => Err(unknown_setting(name)),
+                    _ => match option_info(name) {
+                        Some(info) => match self.options.set(name, value, info) {
+                            Some(Ok(())) => Ok(()),
+                            Some(Err(why)) => Err(Problem::InvalidValue {
+                                setting: info.name,
+                                env_var,
+                                value: value.to_owned(),
+                                expected: why.into(),
+                            }),
+                            None => Err(unknown_setting(name)),
+                        },
+                        None => Err(unknown_setting(name)),
+                    },
                 }
             }
         }
@@ -213,23 +235,24 @@ settings_table! {
         "Write the outputs automatically at exit.";
 }
 
-/// The row of setting `name`, if there is one.
+/// The row of setting `name` (a collector's option included), if there is one.
 pub fn info(name: &str) -> Option<&'static SettingInfo> {
-    TABLE.iter().find(|row| row.name == name)
+    rows().iter().find(|row| row.name == name)
 }
 
 /// The problem for a name that is not a setting, with the closest one if it looks like a typo.
 pub(crate) fn unknown_setting(name: &str) -> Problem {
     Problem::UnknownSetting {
         name: name.to_owned(),
-        suggestion: closest(name, TABLE.iter().map(|row| row.name)),
+        suggestion: closest(name, rows().iter().map(|row| row.name)),
     }
 }
 
 impl Settings {
-    /// Every setting's name and canonical text, in table order (e.g. for run metadata).
+    /// Every setting's name and canonical text, in table order, collectors' options last (e.g.
+    /// for run metadata).
     pub fn entries(&self) -> Vec<(&'static str, String)> {
-        TABLE
+        rows()
             .iter()
             .filter_map(|row| Some((row.name, self.get_text(row.name)?)))
             .collect()
@@ -342,7 +365,7 @@ mod tests {
             assert_eq!(s.get_text(row.name).as_deref(), Some(row.default));
         }
         assert_eq!(s, Settings::default());
-        assert_eq!(s.entries().len(), TABLE.len());
+        assert_eq!(s.entries().len(), rows().len());
     }
 
     #[test]

@@ -28,8 +28,9 @@ pub fn current() -> (u64, Config) {
     )
 }
 
-/// Changes whenever a setting changes.
+/// Changes whenever a setting changes or a collector is registered (both counters only grow,
+/// so their sum changes whenever either does).
 #[inline]
 pub fn generation() -> u64 {
-    crate::settings::generation()
+    crate::settings::generation().wrapping_add(crate::collectors::registrations())
 }

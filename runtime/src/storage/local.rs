@@ -4,8 +4,8 @@ use super::config::{self, Config};
 use super::names::{self, NameId};
 use super::store::ThreadStore;
 use super::tree::{NodeId, Slots, ROOT};
-use crate::bundle::{Bundle, MAX_BUNDLE_METRICS};
-use crate::collectors::now_ns;
+use crate::bundle::Bundle;
+use crate::collectors::{self, now_ns};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -46,9 +46,16 @@ struct Local {
     store: Arc<ThreadStore>,
     frames: Vec<Frame>,
     placed: Vec<Option<Placement>>,
+    /// A stack of the open frames' start samples, innermost last, used up to `raw_top`; while a
+    /// frame finishes, its stop sample and its values go right after its start sample (sizes
+    /// are the bundle's own). Its length only grows (zero-filled once), so a lap costs no
+    /// fill and no length update.
     raw: Vec<i64>,
+    raw_top: usize,
     config: Config,
     generation: u64,
+    /// How many collectors of the catalog (a prefix) had their `thread_start` on this thread.
+    started: usize,
 }
 
 thread_local! {
@@ -142,21 +149,42 @@ pub fn open_regions() -> Vec<String> {
 impl Local {
     fn new() -> Local {
         let (generation, config) = config::current();
-        Local {
+        let mut local = Local {
             store: ThreadStore::register(),
             frames: Vec::with_capacity(64),
             placed: Vec::with_capacity(64),
-            raw: Vec::with_capacity(256),
+            raw: vec![0; 256],
+            raw_top: 0,
             config,
             generation,
+            started: 0,
+        };
+        local.start_collectors();
+        local
+    }
+
+    /// Runs `thread_start` of the collectors registered since this thread last looked.
+    #[cold]
+    fn start_collectors(&mut self) {
+        let all = collectors::all();
+        for c in &all[self.started..] {
+            c.thread_start();
         }
+        self.started = all.len();
+    }
+
+    /// Settings changed or a collector was registered: refresh what the hot path caches.
+    #[cold]
+    fn refresh(&mut self) {
+        (self.generation, self.config) = config::current();
+        self.placed.clear();
+        self.start_collectors();
     }
 
     #[inline]
     fn start(&mut self, name: NameId, bundle: &'static Bundle, external: bool) -> Token {
         if config::generation() != self.generation {
-            (self.generation, self.config) = config::current();
-            self.placed.clear();
+            self.refresh();
         }
         let depth = self.frames.len() as u32;
         let parent = match (self.config.flat, self.frames.last()) {
@@ -169,10 +197,12 @@ impl Local {
         } else {
             (NO_NODE, Slots::Scattered)
         };
-        let raw_at = self.raw.len();
+        let raw_at = self.raw_top;
         if node != NO_NODE && !external {
-            self.raw.resize(raw_at + bundle.raw_len(), 0);
-            bundle.sample_start(&mut self.raw[raw_at..]);
+            let end = raw_at + bundle.raw_len();
+            self.room(end);
+            bundle.sample_start(&mut self.raw[raw_at..end]);
+            self.raw_top = end;
         }
         self.frames.push(Frame {
             node,
@@ -279,13 +309,32 @@ impl Local {
         if f.node == NO_NODE || f.external {
             return;
         }
-        let mut values = [0i64; MAX_BUNDLE_METRICS];
         let metrics = f.bundle.metrics();
-        f.bundle
-            .measure(&self.raw[f.raw_at as usize..], &mut values[..metrics.len()]);
+        let (at, n) = (f.raw_at as usize, f.bundle.raw_len());
+        // Inner frames have finished and given their room back: this frame's start sample is
+        // the last one, and the stop sample and the values go after it.
+        let end = at + 2 * n + metrics.len();
+        self.room(end);
+        let (start, rest) = self.raw[at..end].split_at_mut(n);
+        let (stop, values) = rest.split_at_mut(n);
+        f.bundle.measure(start, stop, values);
         // SAFETY: owning thread; recording goes through atomic cells only.
-        unsafe { self.store.owner_tree() }.record(f.node, f.slots, metrics, &values);
-        self.raw.truncate(f.raw_at as usize);
+        unsafe { self.store.owner_tree() }.record(f.node, f.slots, metrics, values);
+        self.raw_top = at;
+    }
+
+    /// Makes `raw` at least `len` long.
+    #[inline]
+    fn room(&mut self, len: usize) {
+        if len > self.raw.len() {
+            self.grow(len);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, len: usize) {
+        self.raw.resize(len.next_power_of_two(), 0);
     }
 
     #[cold]
@@ -298,6 +347,9 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
+        for c in &collectors::all()[..self.started] {
+            c.thread_stop();
+        }
         if !self.frames.is_empty() {
             let open: Vec<_> = self
                 .frames

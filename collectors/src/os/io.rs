@@ -157,7 +157,7 @@ impl Collector for IoBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::measure;
+    use crate::os::cpu::tests::measure;
     use std::io::{Read, Write};
     use std::sync::Mutex;
 

@@ -3,8 +3,8 @@
 //!
 //! Neither is additive: a child region's growth is not part of its parent's in any summable way.
 
-use crate::io::{parse_dec, ProcFile};
-use crate::rusage::{probe_usage, self_usage, wide};
+use super::io::{parse_dec, ProcFile};
+use super::rusage::{probe_usage, self_usage, wide};
 use crate::{Availability, Collector, MetricInfo, Unit};
 use std::sync::OnceLock;
 
@@ -94,7 +94,7 @@ impl Collector for PageRss {
     }
     #[inline]
     fn sample(&self, out: &mut [i64]) {
-        let mut buf = [0u8; crate::io::PROC_BUF];
+        let mut buf = [0u8; super::io::PROC_BUF];
         if let Some(pages) = STATM.read(&mut buf).and_then(resident_pages) {
             out[0] = pages * page_size();
         }

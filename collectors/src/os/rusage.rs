@@ -206,7 +206,7 @@ impl Collector for ContextSwitches {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::tests::{burn, measure, spin};
+    use crate::os::cpu::tests::{burn, measure, spin};
     use std::time::Duration;
 
     const MS: i64 = 1_000_000;

@@ -3,7 +3,7 @@
 //! `CLOCK_PROCESS_CPUTIME_ID` and `CLOCK_THREAD_CPUTIME_ID` give nanosecond CPU time straight from
 //! the scheduler's accounting, finer than `getrusage` (microseconds) and without its struct copy.
 
-use crate::rusage::wide;
+use super::rusage::wide;
 use crate::{monotonic_ns, Availability, Collector, MetricInfo, Unit};
 
 /// Reads a CPU-time clock in nanoseconds; `None` only if the kernel refuses the clock.
@@ -167,10 +167,9 @@ pub(crate) mod tests {
     use std::time::{Duration, Instant};
 
     /// Samples `c` around `f` and returns its metric values.
-    pub(crate) fn measure(c: &dyn Collector, f: impl FnOnce()) -> [i64; crate::MAX_RAW] {
-        let mut a = [0i64; crate::MAX_RAW];
-        let mut b = [0i64; crate::MAX_RAW];
-        let mut d = [0i64; crate::MAX_RAW];
+    pub(crate) fn measure(c: &dyn Collector, f: impl FnOnce()) -> Vec<i64> {
+        let (mut a, mut b) = (vec![0i64; c.raw_len()], vec![0i64; c.raw_len()]);
+        let mut d = vec![0i64; c.metrics().len()];
         c.sample(&mut a);
         f();
         c.sample(&mut b);
@@ -185,7 +184,7 @@ pub(crate) mod tests {
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: `ru` is a valid, writable rusage.
         assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
-        crate::rusage::timeval_ns(ru.ru_utime) + crate::rusage::timeval_ns(ru.ru_stime)
+        crate::os::rusage::timeval_ns(ru.ru_utime) + crate::os::rusage::timeval_ns(ru.ru_stime)
     }
 
     /// Runs `work` until this thread has used `cpu` of CPU time, and returns the CPU time used.
