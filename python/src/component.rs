@@ -1,6 +1,7 @@
 //! Components from Python: one collector used on its own, and the table of collectors that the
 //! Python layer turns into one class per component.
 
+use crate::region::clean_name;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rankscope::collectors::{self, Availability, MetricInfo};
@@ -72,8 +73,8 @@ impl Component {
 #[pymethods]
 impl Component {
     #[new]
-    fn new(kind: &str, label: &str) -> PyResult<Self> {
-        let inner = rankscope::component::Component::new(kind, label)
+    fn new(kind: &str, label: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let inner = rankscope::component::Component::new(kind, &clean_name(label))
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Component {
             inner: Mutex::new(inner),

@@ -312,3 +312,15 @@ def test_region_names_with_lone_surrogates_never_raise():
         assert CLEAN + suffix in names
     assert any(n.startswith(CLEAN + "_code@") for n in names)
     assert sum(n.startswith(f"{CLEAN}_fn@{CLEAN}.py:") for n in names) == 2
+
+
+def test_component_labels_with_lone_surrogates_never_raise():
+    from rankscope.component import WallClock
+
+    wc = WallClock(BAD + "_label")
+    assert wc.label == CLEAN + "_label"
+    wc.push()
+    wc.start()
+    wc.stop()
+    wc.pop()
+    assert CLEAN + "_label" in {r["name"] for r in WallClockStorage.get()}
