@@ -298,3 +298,40 @@ def test_mpi_pool_runs_decorated_functions_on_worker_ranks(tmp_path):
     square = next(n for n in merged_profile(tmp_path)["nodes"] if n["name"] == "square")
     laps = [r["laps"] if r else 0 for r in square["per_rank"]["wall_clock"]]
     assert laps[0] == 0 and sum(laps) == 10  # rank 0 hands out the work
+
+
+def test_threads_calling_mpi_inside_regions(tmp_path):
+    p = run(
+        tmp_path,
+        "import rankscope\nimport threading\nfrom mpi4py import MPI\n",
+        WORK,
+        """
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    results = {}
+
+    @marker(["wall_clock"])
+    def exchange(tag):
+        work()
+        peer = (rank + 1) % size
+        return comm.sendrecv(rank * 100 + tag, dest=peer, sendtag=tag,
+                             source=(rank - 1) % size, recvtag=tag)
+
+    def worker(tag):
+        results[tag] = exchange(tag)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = {t: ((rank - 1) % size) * 100 + t for t in range(3)}
+    assert results == expected, (results, expected)
+    if rank == 0:
+        print("ok")
+    """,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["ok"]
+    exchange = next(n for n in merged_profile(tmp_path)["nodes"] if n["name"] == "exchange")
+    assert [r["laps"] for r in exchange["per_rank"]["wall_clock"]] == [3] * RANKS
