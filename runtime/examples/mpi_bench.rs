@@ -126,6 +126,7 @@ fn profile(n: usize, rank: u64, divergent: bool) -> Profile {
         rank: rank as u32,
         hostname: "bench".into(),
         pid: std::process::id(),
+        binding: None,
     });
     p
 }

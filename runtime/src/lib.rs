@@ -16,6 +16,7 @@ pub mod registry;
 pub mod settings;
 pub mod storage;
 pub mod suggest;
+pub mod topology;
 
 pub use lifecycle::{dmp_get, finalize, get, init};
 pub use rankscope_collectors as collectors;

@@ -225,7 +225,8 @@ pub fn dmp_get() -> Option<Profile> {
     merged
 }
 
-/// Run metadata: start time, command line, executable, host, pid, version and settings.
+/// Run metadata: start time, command line, executable, host, pid, version, settings, and this
+/// host's machine summary under `topology.<host>` (one entry per host once ranks are merged).
 fn metadata(s: &Settings) -> std::collections::BTreeMap<String, Value> {
     let start = *START.get_or_init(SystemTime::now);
     let secs = |t: SystemTime| {
@@ -257,6 +258,7 @@ fn metadata(s: &Settings) -> std::collections::BTreeMap<String, Value> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain([crate::topology::host_entry()])
     .collect()
 }
 

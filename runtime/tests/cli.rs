@@ -61,6 +61,7 @@ fn two_rank_profile() -> Profile {
             rank: r,
             hostname: "h".into(),
             pid: 10 + r,
+            binding: None,
         })
         .collect();
     p.nodes = vec![

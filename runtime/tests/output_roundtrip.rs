@@ -58,6 +58,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                     rank: r,
                     hostname: name.clone(),
                     pid: r,
+                    binding: None,
                 })
                 .collect();
             for (id, ((pick, top), (s, c))) in shape

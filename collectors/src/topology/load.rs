@@ -1,6 +1,6 @@
 //! The one hwloc topology of this process, loaded on first use.
 
-use hwlocality::topology::builder::BuildFlags;
+use hwlocality::topology::builder::{BuildFlags, TypeFilter};
 use hwlocality::topology::Topology;
 use std::sync::OnceLock;
 
@@ -33,6 +33,9 @@ fn load() -> Result<Topology, String> {
     Topology::builder()
         .with_flags(BuildFlags::INCLUDE_DISALLOWED)
         .map_err(|e| format!("hwloc refused the topology flags: {e}"))?
+        // hwloc leaves instruction caches out unless asked; lstopo asks, and so do we.
+        .with_cpu_icache_type_filter(TypeFilter::KeepAll)
+        .map_err(|e| format!("hwloc refused to keep instruction caches: {e}"))?
         .build()
         .map_err(|e| format!("hwloc could not load this machine's topology: {e}"))
 }

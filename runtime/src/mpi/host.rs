@@ -1,6 +1,7 @@
-//! This process's identity as a rank column.
+//! This process's identity as a rank column: rank, host, pid and where it is bound to run.
 
 use crate::profile::RankInfo;
+use rankscope_collectors::topology::process_binding;
 
 /// The host name from `gethostname(2)`; empty when it cannot be read.
 pub fn hostname() -> String {
@@ -15,11 +16,14 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// Rank, host and pid of this process.
+/// Rank, host, pid and CPU binding of this process. The binding is read now (hwloc; a
+/// failure is recorded with its reason in the binding), so a profile taken at the end of the
+/// run shows where the rank was bound then.
 pub fn rank_info(rank: u32) -> RankInfo {
     RankInfo {
         rank,
         hostname: hostname(),
         pid: std::process::id(),
+        binding: Some(process_binding()),
     }
 }

@@ -514,6 +514,7 @@ mod tests {
             rank,
             hostname: format!("h{rank}"),
             pid: rank,
+            binding: None,
         });
         fixed
     }

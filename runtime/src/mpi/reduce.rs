@@ -60,7 +60,7 @@ pub fn gather_to_root(mut local: Profile) -> Option<Profile> {
 }
 
 /// Gives a one-process profile its rank column; the rank number is always this process's world
-/// rank (whatever the caller put there), host name and pid are filled when missing.
+/// rank (whatever the caller put there), host name, pid and binding are filled when missing.
 fn label(local: &mut Profile, w: &WorldInfo) {
     let me = rank_info(w.rank);
     local.assign_rank(me.clone());
@@ -69,6 +69,7 @@ fn label(local: &mut Profile, w: &WorldInfo) {
             rank,
             hostname,
             pid,
+            binding,
         } = me;
         only.rank = rank;
         if only.hostname.is_empty() {
@@ -76,6 +77,9 @@ fn label(local: &mut Profile, w: &WorldInfo) {
         }
         if only.pid == 0 {
             only.pid = pid;
+        }
+        if only.binding.is_none() {
+            only.binding = binding;
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The bytes a rank sends.
 //!
-//! Layout (version 3): the layout version as a postcard varint; a postcard-encoded header (schema,
-//! metadata as JSON text per key, metrics, diagnostics, metric key names, ranks); then the body
-//! in fixed-width little-endian fields: the node table (parent, name, thread, start, over-all
-//! statistics by key index) and, per rank, its (node, key, statistics) entries. The body is
+//! Layout (version 4): the layout version as a postcard varint; a postcard-encoded header (schema,
+//! metadata as JSON text per key, metrics, diagnostics, metric key names, ranks with their CPU
+//! bindings); then the body in fixed-width little-endian fields: the node table (parent, name,
+//! thread, start, over-all statistics by key index) and, per rank, its (node, key, statistics)
+//! entries. The body is
 //! hand-written because it is nearly all of the bytes and of the time: serde's varint path for
 //! `i128`/`u128` cost ~70 ns per entry, this ~10. Statistics store `sum`/`sumsq` in 8 bytes
 //! when they fit (a flag says which), 16 otherwise, so nothing is ever truncated.
@@ -18,7 +19,8 @@ use std::fmt;
 
 /// Version of the wire layout, checked first on decode: ranks built from different versions of
 /// the runtime must not silently misread each other.
-const WIRE_VERSION: u32 = 3;
+/// 4: ranks carry their CPU binding.
+const WIRE_VERSION: u32 = 4;
 
 /// Why bytes could not be turned back into a profile.
 #[derive(Debug)]
@@ -386,6 +388,7 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
 mod tests {
     use super::*;
     use crate::profile::{MetricDesc, NodeRecord, RankInfo, Stats};
+    use rankscope_collectors::topology::Binding;
     use std::collections::BTreeMap;
 
     fn sample() -> Profile {
@@ -408,11 +411,22 @@ mod tests {
                 rank: 0,
                 hostname: "h".into(),
                 pid: 1,
+                binding: Some(Binding {
+                    pus: vec![0, 64],
+                    cores: vec![0],
+                    packages: vec![0],
+                    numa_nodes: vec![0],
+                    allowed_pus: (0..128).collect(),
+                    bound: true,
+                    error: None,
+                }),
             },
             RankInfo {
                 rank: 1,
                 hostname: "h".into(),
                 pid: 2,
+                // hwloc failed on that rank: the reason travels.
+                binding: Some(Binding::failed("hwloc could not load")),
             },
         ];
         // Extremes of every integer field: i128/u128 must survive.

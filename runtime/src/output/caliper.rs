@@ -261,6 +261,7 @@ fn run_metadata(p: &Profile) -> Map<String, Value> {
     for (k, v) in &p.metadata {
         flatten(k, v, &mut out);
     }
+    rank_globals(p, &mut out);
     let world = out
         .get("mpi.world.size")
         .cloned()
@@ -291,6 +292,65 @@ fn run_metadata(p: &Profile) -> Map<String, Value> {
         out.entry("user").or_insert(user.into());
     }
     out
+}
+
+/// Each rank's host, pid and binding as `rank.<N>.*` scalars (processor sets as lists like
+/// `0-3,8`), and how many ranks were bound, unbound, sharing a core or of unknown binding as
+/// `binding.*`, so that Thicket can group and filter runs by how they were bound.
+fn rank_globals(p: &Profile, out: &mut Map<String, Value>) {
+    use crate::topology::{rank_flags, RankFlag};
+    use rankscope_collectors::topology::format_list;
+    for r in &p.ranks {
+        let key = |k: &str| format!("rank.{}.{k}", r.rank);
+        out.insert(key("hostname"), r.hostname.clone().into());
+        out.insert(key("pid"), r.pid.into());
+        match &r.binding {
+            None => {
+                out.insert(key("binding_error"), "not recorded".into());
+            }
+            Some(b) => match &b.error {
+                Some(why) => {
+                    out.insert(key("binding_error"), why.clone().into());
+                }
+                None => {
+                    out.insert(key("bound"), b.bound.into());
+                    for (name, set) in [
+                        ("pus", &b.pus),
+                        ("cores", &b.cores),
+                        ("packages", &b.packages),
+                        ("numa_nodes", &b.numa_nodes),
+                        ("allowed_pus", &b.allowed_pus),
+                    ] {
+                        out.insert(key(name), format_list(set).into());
+                    }
+                }
+            },
+        }
+    }
+    let flags = rank_flags(p);
+    let count = |f: fn(&RankFlag) -> bool| flags.iter().filter(|fs| fs.iter().any(f)).count();
+    let bound = p
+        .ranks
+        .iter()
+        .filter(|r| {
+            r.binding
+                .as_ref()
+                .is_some_and(|b| b.error.is_none() && b.bound)
+        })
+        .count();
+    out.insert("binding.bound_ranks".into(), bound.into());
+    out.insert(
+        "binding.unbound_ranks".into(),
+        count(|f| matches!(f, RankFlag::Unbound)).into(),
+    );
+    out.insert(
+        "binding.ranks_sharing_a_core".into(),
+        count(|f| matches!(f, RankFlag::SharesCore(_))).into(),
+    );
+    out.insert(
+        "binding.unknown_ranks".into(),
+        count(|f| matches!(f, RankFlag::Unknown(_))).into(),
+    );
 }
 
 /// Objects become dotted keys, lists of scalars one space-separated string (a command line),
@@ -360,6 +420,7 @@ mod tests {
                 rank: r,
                 hostname: "h".into(),
                 pid: r,
+                binding: None,
             })
             .collect();
         let node = |id, parent, name: &str, cols: [Option<Stats>; 2]| {
@@ -464,5 +525,45 @@ mod tests {
         assert_eq!(v["meta.nodes"], 7);
         assert_eq!(v["mpi.world.size"], 2);
         assert_eq!(v["cluster"], "quartz");
+        // Ranks without a recorded binding still name their host.
+        assert_eq!(v["rank.1.hostname"], "h");
+        assert_eq!(v["rank.1.binding_error"], "not recorded");
+        assert_eq!(v["binding.unknown_ranks"], 2);
+    }
+
+    #[test]
+    fn rank_bindings_and_host_topology_are_globals() {
+        use rankscope_collectors::topology::Binding;
+        let mut p = sample();
+        p.ranks[0].binding = Some(Binding {
+            pus: vec![0, 1],
+            cores: vec![0],
+            packages: vec![0],
+            numa_nodes: vec![0],
+            allowed_pus: (0..4).collect(),
+            bound: true,
+            error: None,
+        });
+        p.ranks[1].binding = Some(Binding {
+            pus: (0..4).collect(),
+            allowed_pus: (0..4).collect(),
+            bound: false,
+            ..Default::default()
+        });
+        p.metadata.insert(
+            "topology.quartz12".into(),
+            json!({"cpu_model": "Test CPU", "packages": 1, "cores": 2, "pus": 4}),
+        );
+        let v = caliper_value(&p);
+        assert_eq!(v["rank.0.bound"], true);
+        assert_eq!(v["rank.0.pus"], "0-1");
+        assert_eq!(v["rank.0.allowed_pus"], "0-3");
+        assert_eq!(v["rank.1.bound"], false);
+        assert_eq!(v["binding.bound_ranks"], 1);
+        assert_eq!(v["binding.unbound_ranks"], 1);
+        assert_eq!(v["topology.quartz12.cpu_model"], "Test CPU");
+        assert_eq!(v["topology.quartz12.cores"], 2);
+        // The summary file carries the same globals.
+        assert_eq!(caliper_summary_value(&p)["rank.0.pus"], "0-1");
     }
 }

@@ -8,6 +8,8 @@
 //! /diagnostics              string [D]
 //! /nodes/{id,parent,depth,name,thread,start_ns}         [N]   parent -1 = top, thread -1 = none
 //! /ranks/{rank,hostname,pid}                            [R]
+//! /ranks/bound                 i8 [R]   1 bound, 0 not, -1 unknown
+//! /ranks/{pus,cores,packages,numa_nodes,allowed_pus,binding_error}   string [R]  lists as 0-3,8
 //! /metrics/<metric>/        attributes: name, collector, unit, display_unit, scale, additive, description
 //!     per_rank       f64 [N x R]  each rank's inclusive sum, display unit, NaN where absent
 //!     per_rank_laps  u64 [N x R]  0 where absent
@@ -19,9 +21,10 @@
 //! Everything in display units (seconds, MiB, ...) as f64: the exact integer statistics stay in
 //! the native JSON output.
 
-use crate::profile::{MetricDesc, Profile, RankStats, Stats};
+use crate::profile::{MetricDesc, Profile, RankInfo, RankStats, Stats};
 use hdf5::types::VarLenUnicode;
 use hdf5::{Group, H5Type, Location};
+use rankscope_collectors::topology::{format_list, Binding};
 use std::io;
 use std::path::Path;
 use std::str::FromStr;
@@ -158,7 +161,48 @@ fn ranks(g: &Group, p: &Profile) -> hdf5::Result<()> {
     let pid: Vec<u32> = p.ranks.iter().map(|x| x.pid).collect();
     dataset(g, "rank", &[r], &rank)?;
     strings(g, "hostname", p.ranks.iter().map(|x| x.hostname.as_str()))?;
-    dataset(g, "pid", &[r], &pid)
+    dataset(g, "pid", &[r], &pid)?;
+    binding(g, p)
+}
+
+/// Each rank's CPU binding: `bound` (1, 0, or -1 when unknown) and its sets as processor
+/// lists (`0-3,8`, OS indices; empty when unknown): ragged integer lists would need HDF5
+/// variable-length types most readers handle badly.
+fn binding(g: &Group, p: &Profile) -> hdf5::Result<()> {
+    fn known(r: &RankInfo) -> Option<&Binding> {
+        r.binding.as_ref().filter(|b| b.error.is_none())
+    }
+    let bound: Vec<i8> = p
+        .ranks
+        .iter()
+        .map(|r| known(r).map_or(-1, |b| i8::from(b.bound)))
+        .collect();
+    dataset(g, "bound", &[bound.len()], &bound)?;
+    type SetOf = fn(&Binding) -> &[u32];
+    let lists: [(&str, SetOf); 5] = [
+        ("pus", |b| &b.pus),
+        ("cores", |b| &b.cores),
+        ("packages", |b| &b.packages),
+        ("numa_nodes", |b| &b.numa_nodes),
+        ("allowed_pus", |b| &b.allowed_pus),
+    ];
+    for (name, field) in lists {
+        let text: Vec<String> = p
+            .ranks
+            .iter()
+            .map(|r| known(r).map(|b| format_list(field(b))).unwrap_or_default())
+            .collect();
+        strings(g, name, text.iter().map(String::as_str))?;
+    }
+    let errors: Vec<&str> = p
+        .ranks
+        .iter()
+        .map(|r| match &r.binding {
+            None => "not recorded",
+            Some(b) => b.error.as_deref().unwrap_or(""),
+        })
+        .collect();
+    strings(g, "binding_error", errors.into_iter())
 }
 
 fn metric(g: &Group, p: &Profile, m: &MetricDesc, kids: &[Vec<usize>]) -> hdf5::Result<()> {
@@ -306,6 +350,7 @@ mod tests {
                 rank: r,
                 hostname: format!("node{r}"),
                 pid: 100 + r,
+                binding: None,
             })
             .collect();
         let node = |id, parent, depth, name: &str, cols: [Option<Stats>; 2]| {
@@ -339,6 +384,35 @@ mod tests {
             ),
         ];
         p
+    }
+
+    #[test]
+    fn rank_bindings_are_datasets() {
+        let mut p = two_ranks();
+        p.ranks[0].binding = Some(Binding {
+            pus: vec![0, 1, 2, 3, 8],
+            cores: vec![0, 1],
+            packages: vec![0],
+            numa_nodes: vec![0],
+            allowed_pus: (0..16).collect(),
+            bound: true,
+            error: None,
+        });
+        p.ranks[1].binding = Some(Binding::failed("hwloc could not load"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.h5");
+        write_hdf5(&p, &path).unwrap();
+        let f = hdf5::File::open(&path).unwrap();
+        let bound: Vec<i8> = f.dataset("ranks/bound").unwrap().read_raw().unwrap();
+        assert_eq!(bound, [1, -1]);
+        let text = |name: &str| -> Vec<String> {
+            let v: Vec<VarLenUnicode> = f.dataset(name).unwrap().read_raw().unwrap();
+            v.iter().map(|s| s.as_str().to_string()).collect()
+        };
+        assert_eq!(text("ranks/pus"), ["0-3,8", ""]);
+        assert_eq!(text("ranks/cores"), ["0-1", ""]);
+        assert_eq!(text("ranks/allowed_pus"), ["0-15", ""]);
+        assert_eq!(text("ranks/binding_error"), ["", "hwloc could not load"]);
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub fn single() -> Profile {
         rank: 0,
         hostname: "node01".into(),
         pid: 4242,
+        binding: None,
     }];
     let wall: [(&str, Option<usize>, Vec<i64>); 4] = [
         ("main", None, vec![10 * S]),
@@ -103,6 +104,7 @@ pub fn multi() -> Profile {
             rank: r,
             hostname: format!("node{:02}", r / 2),
             pid: 100 + r,
+            binding: None,
         })
         .collect();
     let mut main = node(0, None, 0, "main");

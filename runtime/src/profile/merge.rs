@@ -298,6 +298,7 @@ mod tests {
                 rank: r as u32,
                 hostname: format!("h{r}"),
                 pid: r as u32,
+                binding: None,
             })
             .collect();
         let mut ids: BTreeMap<Vec<String>, usize> = BTreeMap::new();
@@ -514,6 +515,7 @@ mod tests {
             rank: 3,
             hostname: "n1".into(),
             pid: 9,
+            binding: None,
         };
         p.assign_rank(info.clone());
         assert_eq!(p.ranks, [info]);

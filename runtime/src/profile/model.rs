@@ -4,6 +4,7 @@
 //! overflow a reader's recursion limit nor differ in shape from the HDF5 node table.
 
 use super::Stats;
+use rankscope_collectors::topology::Binding;
 use rankscope_collectors::{MetricInfo, Unit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,6 +105,10 @@ pub struct RankInfo {
     pub hostname: String,
     /// Process id.
     pub pid: u32,
+    /// Where the rank was bound to run (hwloc; OS indices), `None` in files written before
+    /// rankscope recorded it and in profiles built by hand.
+    #[serde(default)]
+    pub binding: Option<Binding>,
 }
 
 impl Profile {
