@@ -1,4 +1,5 @@
-//! Runs the built `rankscope` binary: component listing, reports of JSON profiles, exit codes.
+//! Runs the built `rankscope` binary: component listing, reports of JSON profiles, topology,
+//! exit codes.
 
 use rankscope::output::to_json;
 use rankscope::profile::{MetricDesc, NodeRecord, Profile, RankInfo, Stats};
@@ -197,6 +198,8 @@ fn help_for_every_command() {
         &["report", "--help"],
         &["components", "--help"],
         &["settings", "--help"],
+        &["topology", "--help"],
+        &["help", "topology"],
     ] {
         let out = rankscope(args);
         assert!(out.status.success(), "{args:?}");
@@ -218,4 +221,151 @@ fn settings_prints_the_reference() {
         text.contains("RANKSCOPE_PRECISION") && text.contains("| `width` |"),
         "{text}"
     );
+}
+
+#[test]
+fn topology_prints_this_machine_and_this_binding() {
+    let out = rankscope(&["topology"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("Machine "), "{text}");
+    assert!(
+        text.contains("  Package P#") && text.contains("Core P#"),
+        "{text}"
+    );
+    assert!(
+        text.lines().last().unwrap().starts_with("this process: "),
+        "{text}"
+    );
+
+    let out = rankscope(&["topology", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pus = doc["machine"]["pus"].as_u64().unwrap();
+    let laid_out: u64 = doc["machine"]["package_layout"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["cores"].as_array().unwrap())
+        .map(|c| c["pus"].as_array().unwrap().len() as u64)
+        .sum();
+    assert_eq!(pus, laid_out);
+    // The child inherited this thread's CPU affinity: hwloc must read the same set.
+    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity(0) fills it for this thread.
+    let mut mask: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut mask) };
+    assert_eq!(rc, 0);
+    let ours: Vec<u64> = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&i| unsafe { libc::CPU_ISSET(i, &mask) })
+        .map(|i| i as u64)
+        .collect();
+    let seen: Vec<u64> = doc["binding"]["pus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(seen, ours);
+}
+
+#[test]
+fn topology_of_an_output_folder_flags_shared_cores_and_unbound_ranks() {
+    use rankscope::collectors::topology::Binding;
+    let mut p = two_rank_profile();
+    let bound_to = |pus: Vec<u32>| Binding {
+        bound: pus.len() < 4,
+        cores: pus.iter().map(|p| p % 2).collect(),
+        pus,
+        packages: vec![0],
+        numa_nodes: vec![0],
+        allowed_pus: vec![0, 1, 2, 3],
+        error: None,
+    };
+    // PUs 0 and 2 are the two hardware threads of core 0 (layout below): a shared core.
+    p.ranks[0].binding = Some(bound_to(vec![0]));
+    p.ranks[1].binding = Some(bound_to(vec![2]));
+    let mut unbound = p.ranks[1].clone();
+    unbound.rank = 2;
+    unbound.binding = Some(bound_to(vec![0, 1, 2, 3]));
+    p.ranks.push(unbound);
+    for n in &mut p.nodes {
+        n.per_rank.values_mut().for_each(|v| v.push(None));
+    }
+    p.metadata.insert(
+        "topology.h".into(),
+        serde_json::json!({
+            "cpu_model": "Test CPU", "packages": 1, "cores": 2, "pus": 4, "numa_nodes": 1,
+            "memory_bytes": 0, "caches": [], "numa_layout": [],
+            "package_layout": [{"os_index": 0, "cores": [
+                {"os_index": 0, "pus": [0, 2]}, {"os_index": 1, "pus": [1, 3]}]}]
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("profile.json"), to_json(&p).unwrap()).unwrap();
+    let out = rankscope(&["topology", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let row = |rank: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(rank))
+            .unwrap_or_else(|| panic!("no row for rank {rank}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("0").ends_with("[B./..]  shares a core with rank 1"),
+        "{text}"
+    );
+    assert!(
+        row("1").ends_with("[.B/..]  shares a core with rank 0"),
+        "{text}"
+    );
+    assert!(
+        row("2").contains(" no ") && row("2").ends_with("unbound"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 bound, 1 unbound, 2 sharing a core, 0 unknown\n"),
+        "{text}"
+    );
+
+    // A profile from before bindings were recorded: every rank's binding is unknown.
+    let file = write_profile(dir.path());
+    let out = rankscope(&["topology", &file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("binding unknown: not recorded"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn topology_ranks_without_a_launcher_is_one_rank() {
+    let out = rankscope(&["topology", "--ranks"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("1 rank on 1 host\n"), "{text}");
+    assert!(text.contains("RANK  HOST"), "{text}");
+}
+
+#[test]
+fn topology_usage_and_file_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().to_str().unwrap();
+    for args in [
+        &["topology", "--ranks", "out"][..],
+        &["topology", "--bogus"],
+        &["topology", "a", "b"],
+        &["topology", "--json", "out"],
+    ] {
+        let out = rankscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    assert!(stderr(&rankscope(&["topology", "--rank"])).contains("did you mean '--ranks'"));
+    let out = rankscope(&["topology", empty]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no profile.json"), "{}", stderr(&out));
+    let out = rankscope(&["topology", "/nonexistent/profile.json"]);
+    assert_eq!(out.status.code(), Some(1));
 }

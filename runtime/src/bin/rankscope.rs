@@ -1,5 +1,6 @@
 //! The `rankscope` command line: list components, print reports of saved profiles, merge
-//! per-rank snapshots, print the settings reference.
+//! per-rank snapshots, show the machine's topology and the ranks' bindings, print the settings
+//! reference.
 //!
 //! Exit codes: 0 success, 1 a file that cannot be read or is not a profile, 2 bad usage.
 
@@ -7,7 +8,7 @@ use rankscope::collectors::{self, Availability};
 use rankscope::output::{read_profile, text_report, TextOptions};
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const HELP: &str = "\
@@ -19,6 +20,7 @@ Commands:
   components          List every collector, its metrics, and whether it works here
   report FILE         Print the text report of a JSON profile
   merge FILE...       Merge per-rank profiles into one result and write its outputs
+  topology [OUTPUT]   Print this machine's topology, or every rank's binding (--ranks, OUTPUT)
   settings            Print the settings reference (Markdown)
   help [COMMAND]      Print this help, or a command's help
 
@@ -62,6 +64,28 @@ Usage: rankscope merge FILE... [--output DIR]
 Options:
   --output DIR        Output folder (default: setting output_path); never overwritten
   -h, --help          Print help
+";
+
+const TOPOLOGY_HELP: &str = "\
+Print this machine's topology as hwloc sees it (packages, NUMA nodes, cores and their PUs by OS
+index, caches per level, CPU model) and where this process is bound to run.
+
+With --ranks, run under a launcher (mpirun -n 4 rankscope topology --ranks): every rank's host,
+pid and binding are gathered to rank 0, which prints one row per rank, like Open MPI's
+--report-bindings, and flags ranks bound to a core another rank is also bound to ('shares a
+core') and ranks that are not bound at all ('unbound'). With OUTPUT (an output folder or a
+profile.json), the same table for the ranks of that run, from its metadata.
+
+Usage: rankscope topology [--json]
+       rankscope topology --ranks
+       rankscope topology OUTPUT
+
+Options:
+  --ranks             Gather every rank's binding to rank 0 and print the table there
+  --json              Print the machine summary and this process's binding as JSON
+  -h, --help          Print help
+
+PUs, cores, packages and NUMA nodes are OS indices (P# in lstopo, as taskset and Slurm use).
 ";
 
 const SETTINGS_HELP: &str = "\
@@ -121,11 +145,19 @@ fn run(args: &[OsString]) -> Result<(), Failure> {
         },
         "report" => report(rest),
         "merge" => merge(rest),
+        "topology" => topology(rest),
         other => Err(Failure::Usage(format!(
             "unknown command '{other}'{}",
             did_you_mean(
                 other,
-                &["components", "report", "merge", "settings", "help"]
+                &[
+                    "components",
+                    "report",
+                    "merge",
+                    "topology",
+                    "settings",
+                    "help"
+                ]
             )
         ))),
     }
@@ -136,6 +168,7 @@ fn help_of(command: &str) -> Result<&'static str, Failure> {
         "components" => Ok(COMPONENTS_HELP),
         "report" => Ok(REPORT_HELP),
         "merge" => Ok(MERGE_HELP),
+        "topology" => Ok(TOPOLOGY_HELP),
         "settings" => Ok(SETTINGS_HELP),
         "help" => Ok(HELP),
         other => Err(Failure::Usage(format!(
@@ -249,6 +282,104 @@ fn merge(args: &[OsString]) -> Result<(), Failure> {
         .map(|f| format!("{}\n", f.display()))
         .collect();
     print(&list.concat())
+}
+
+fn topology(args: &[OsString]) -> Result<(), Failure> {
+    let (mut ranks, mut json) = (false, false);
+    let mut output: Option<PathBuf> = None;
+    for arg in args {
+        match arg.to_str() {
+            Some("-h" | "--help") => return print(TOPOLOGY_HELP),
+            Some("--ranks") => ranks = true,
+            Some("--json") => json = true,
+            Some(flag) if flag.starts_with("--") => {
+                return Err(Failure::Usage(format!(
+                    "unknown option '{flag}' for 'topology'{}",
+                    did_you_mean(flag, &["--ranks", "--json", "--help"])
+                )))
+            }
+            _ if output.is_some() => {
+                return Err(Failure::Usage("'topology' takes one OUTPUT".into()))
+            }
+            _ => output = Some(PathBuf::from(arg)),
+        }
+    }
+    match (ranks, output, json) {
+        (true, Some(_), _) => Err(Failure::Usage(
+            "'topology' takes --ranks or OUTPUT, not both".into(),
+        )),
+        (true, None, true) | (false, Some(_), true) => Err(Failure::Usage(
+            "'topology --json' describes this machine only (a run's bindings are in its profile.json)"
+                .into(),
+        )),
+        (true, None, _) => {
+            rankscope::mpi::init(rankscope::mpi::InitCall::Plain);
+            let gathered = rankscope::topology::gather();
+            rankscope::mpi::finalize();
+            match gathered {
+                Some(p) => print(&rankscope::topology::binding_table(&p)),
+                None => Ok(()),
+            }
+        }
+        (false, Some(path), _) => {
+            let profile =
+                read_profile(&profile_in(&path)?).map_err(|e| Failure::File(e.to_string()))?;
+            print(&rankscope::topology::binding_table(&profile))
+        }
+        (false, None, json) => this_machine(json),
+    }
+}
+
+/// The profile of an output folder (its `profile.json`, whatever `output_prefix` was), or
+/// `path` itself when it is a file.
+fn profile_in(path: &Path) -> Result<PathBuf, Failure> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let listing =
+        std::fs::read_dir(path).map_err(|e| Failure::File(format!("{}: {e}", path.display())))?;
+    let mut found: Vec<PathBuf> = listing
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with("profile.json") && !n.starts_with('.'))
+        })
+        .collect();
+    found.sort();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Failure::File(format!(
+            "{}: no profile.json in this folder (is it a rankscope output folder?)",
+            path.display()
+        ))),
+        many => Err(Failure::File(format!(
+            "{}: several profiles ({}); name one",
+            path.display(),
+            many.iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// This machine and this process's binding, as text or JSON. hwloc failing is an error here:
+/// describing the machine is the whole command.
+fn this_machine(json: bool) -> Result<(), Failure> {
+    use rankscope::collectors::topology::{machine, process_binding};
+    let host = rankscope::mpi::hostname();
+    let m = machine().map_err(|why| Failure::File(format!("topology unknown: {why}")))?;
+    let b = process_binding();
+    if json {
+        let doc = serde_json::json!({ "hostname": host, "machine": m, "binding": b });
+        return print(&format!("{doc:#}\n"));
+    }
+    print(&format!(
+        "{}this process: {}\n",
+        rankscope::topology::machine_text(&host, &m),
+        rankscope::topology::binding_line(&b)
+    ))
 }
 
 fn bounded(name: &str, value: &str, max: usize) -> Result<usize, Failure> {
