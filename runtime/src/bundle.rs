@@ -18,7 +18,9 @@ pub struct Bundle {
 impl Bundle {
     /// The interned bundle for these component names (names or aliases, any case). Duplicates
     /// are dropped; the wall clock, when present, is sampled innermost so the other collectors'
-    /// own cost does not count as elapsed time.
+    /// own cost does not count as elapsed time. Collectors that cannot measure here (their
+    /// probe says why) are left out, with the reason on stderr once: their values are absent
+    /// from every output, never zeros.
     pub fn new<S: AsRef<str>>(names: &[S]) -> Result<&'static Bundle, UnknownComponent> {
         let mut collectors: Vec<&'static dyn Collector> = Vec::new();
         for name in names {
@@ -36,6 +38,8 @@ impl Bundle {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         Ok(*map.entry(key).or_insert_with(|| {
+            // Probed once per bundle made, not per lookup.
+            collectors.retain(|&c| registry::available(c));
             for &c in &collectors {
                 registry::activate(c);
             }
@@ -159,6 +163,54 @@ mod tests {
         b.sample_start(&mut start);
         b.measure(&start, &mut stop, &mut out);
         assert!(out.iter().all(|v| *v != i64::MIN), "{out:?}");
+    }
+
+    #[test]
+    fn unavailable_collectors_are_left_out() {
+        // A collector that cannot measure here gives no values at all (absent, not zeros).
+        let c = crate::collectors::register(Box::new(Unavailable)).unwrap();
+        assert!(!c.probe().is_available());
+        let b = Bundle::new(&["wall_clock", "test_unavailable"]).unwrap();
+        let names: Vec<_> = b.collectors().iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["wall_clock"]);
+        assert_eq!(b.metrics().len(), 1);
+        let alone = Bundle::new(&["test_unavailable"]).unwrap();
+        assert!(alone.collectors().is_empty() && alone.metrics().is_empty());
+        let (mut start, mut stop, mut out) = ([0i64; 0], [0i64; 0], [0i64; 0]);
+        alone.sample_start(&mut start);
+        alone.measure(&start, &mut stop, &mut out);
+    }
+
+    /// Never available: its sample would give zeros if the runtime used it.
+    struct Unavailable;
+
+    static UNAVAILABLE_METRICS: [crate::collectors::MetricInfo; 1] =
+        [crate::collectors::MetricInfo {
+            name: "test_unavailable",
+            unit: crate::collectors::Unit::Count,
+            description: "never measured",
+            additive: true,
+        }];
+
+    impl Collector for Unavailable {
+        fn name(&self) -> &'static str {
+            "test_unavailable"
+        }
+        fn description(&self) -> &'static str {
+            "a collector that cannot measure anywhere"
+        }
+        fn metrics(&self) -> &[crate::collectors::MetricInfo] {
+            &UNAVAILABLE_METRICS
+        }
+        fn raw_len(&self) -> usize {
+            1
+        }
+        fn probe(&self) -> crate::collectors::Availability {
+            crate::collectors::Availability::Unavailable("no such thing here".into())
+        }
+        fn sample(&self, out: &mut [i64]) {
+            out[0] = 0;
+        }
     }
 
     #[test]

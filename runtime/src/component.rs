@@ -10,6 +10,9 @@ use crate::storage::{self, NameId, Token};
 /// `start`/`stop` measure a lap and add it to the component's total; `get` reads the total in
 /// display units. `push` places the component in this thread's call tree under the running
 /// region, and `pop` stores the total accumulated since `push` there as one lap.
+///
+/// A collector that cannot measure here (see its probe) measures nothing: no laps, no values
+/// ([`Component::values`] is empty and [`Component::get`] is NaN), nothing stored.
 pub struct Component {
     collector: &'static dyn Collector,
     bundle: &'static Bundle,
@@ -59,6 +62,9 @@ impl Component {
 
     /// Starts a lap (a second start restarts it).
     pub fn start(&mut self) {
+        if !self.available() {
+            return;
+        }
         self.collector
             .sample(&mut self.raw[..self.collector.raw_len()]);
         self.running = true;
@@ -84,8 +90,17 @@ impl Component {
         self.laps
     }
 
-    /// Totals in base units, one per metric. Ratios (cpu_util) are averaged over laps.
+    /// Whether the collector measures here (its bundle keeps only collectors that do).
+    pub fn available(&self) -> bool {
+        !self.bundle.collectors().is_empty()
+    }
+
+    /// Totals in base units, one per metric, or none when the collector cannot measure here.
+    /// Ratios (cpu_util) are averaged over laps.
     pub fn values(&self) -> Vec<i64> {
+        if !self.available() {
+            return Vec::new();
+        }
         self.metrics()
             .iter()
             .zip(&self.total)
@@ -99,14 +114,18 @@ impl Component {
             .collect()
     }
 
-    /// The first metric's total in its display unit (seconds, MiB, %, count).
+    /// The first metric's total in its display unit (seconds, MiB, %, count); NaN when the
+    /// collector cannot measure here.
     pub fn get(&self) -> f64 {
-        self.values()[0] as f64 * self.metrics()[0].unit.scale()
+        match self.values().first() {
+            Some(&v) => v as f64 * self.metrics()[0].unit.scale(),
+            None => f64::NAN,
+        }
     }
 
     /// Places the component in the call tree under the running region.
     pub fn push(&mut self) {
-        if self.pushed.is_none() {
+        if self.pushed.is_none() && self.available() {
             self.pushed = Some((storage::enter(self.label, self.bundle), self.total.clone()));
         }
     }

@@ -50,6 +50,26 @@ pub fn resolve(name: &str) -> Result<&'static dyn Collector, UnknownComponent> {
     })
 }
 
+/// Whether `c` can measure here (its probe, asked once per process by the collector). When it
+/// cannot, says why on stderr, once per collector: the component's values will be absent.
+pub(crate) fn available(c: &'static dyn Collector) -> bool {
+    match c.probe() {
+        collectors::Availability::Available => true,
+        collectors::Availability::Unavailable(why) => {
+            static TOLD: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+            let mut told = TOLD.lock().unwrap_or_else(|e| e.into_inner());
+            if !told.contains(&c.name()) {
+                told.push(c.name());
+                crate::log::warning!(
+                    "component '{}' cannot measure here, its values are left out: {why}",
+                    c.name()
+                );
+            }
+            false
+        }
+    }
+}
+
 /// Collectors whose `process_init` ran, in that order.
 static ACTIVE: Mutex<Vec<&'static dyn Collector>> = Mutex::new(Vec::new());
 
