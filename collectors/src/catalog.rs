@@ -6,8 +6,8 @@
 //! collector joins it by adding one line to [`BUILT_IN`]; a family of collectors made from
 //! options, one line to [`FAMILIES`]; a background source, one line to [`SOURCES`].
 
-use crate::clock;
 use crate::os::{cpu, io, memory, rusage};
+use crate::{clock, sampler};
 use crate::{Collector, Family, OptionInfo, Source};
 use std::collections::HashSet;
 use std::fmt;
@@ -30,7 +30,9 @@ static BUILT_IN: &[&dyn Collector] = &[
 
 static FAMILIES: &[&dyn Family] = &[];
 
-static SOURCES: &[&dyn Source] = &[];
+static SOURCES: &[&dyn Source] = &[&PROCESS];
+
+static PROCESS: sampler::ProcessSource = sampler::ProcessSource::new();
 
 /// Every collector: the built-in ones, then those registered, in registration order. Replaced
 /// by a longer slice at each registration (a handful per process: the old slices are leaked),

@@ -21,12 +21,15 @@
 mod catalog;
 mod clock;
 mod os;
+/// Background sources for the per-rank sampler (the process's memory and CPU over time).
+pub mod sampler;
 /// hwloc: the machine's topology, this process's CPU binding, pinning of collector threads.
 pub mod topology;
 mod unit;
 
 pub use catalog::{all, families, find, options, register, registrations, sources, RegisterError};
 pub use clock::{monotonic_ns, now_ns};
+pub use os::cpu::thread_cpu_ns;
 pub use unit::Unit;
 
 /// One quantity a collector reports.

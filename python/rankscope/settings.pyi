@@ -50,3 +50,5 @@ mpi_thread_type: str
 mpi_init: bool
 rank_output: bool
 auto_output: bool
+sampler: bool
+sampler_interval: str

@@ -24,6 +24,9 @@ def run(
     script = tmp_path / "job.py"
     script.write_text("\n".join(textwrap.dedent(part) for part in parts))
     env = dict(os.environ)
+    # Unbuffered, print() writes its pieces one by one and mpirun interleaves the ranks' pieces
+    # ("hello from" of one rank between another's words); buffered, each rank writes whole lines.
+    env.pop("PYTHONUNBUFFERED", None)
     env.update(
         OMPI_ALLOW_RUN_AS_ROOT="1",
         OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",

@@ -83,7 +83,7 @@ def test_program_that_never_starts_mpi_is_merged_at_exit(tmp_path):
     assert not w["mpi"] and w["size"] == 4, w   # rank and size from the launcher, not joined
     for _ in range(w["rank"] + 1):
         work()
-    print("rank", w["rank"])
+    print(f"rank {w['rank']}")  # one write: mpirun interleaves writes of the ranks
     """,
     )
     assert p.returncode == 0, p.stderr

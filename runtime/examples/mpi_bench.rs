@@ -127,6 +127,7 @@ fn profile(n: usize, rank: u64, divergent: bool) -> Profile {
         hostname: "bench".into(),
         pid: std::process::id(),
         binding: None,
+        samples: None,
     });
     p
 }

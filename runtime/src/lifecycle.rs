@@ -87,6 +87,7 @@ fn setup() {
         for c in crate::registry::register_families() {
             log::debug!("registered collector {} ({})", c.name(), c.description());
         }
+        crate::sampler::start();
         let s = settings::current();
         if s.trace_output {
             log::warning!("trace_output: the Chrome/Perfetto trace writer is not implemented in this version; no trace will be written");
@@ -196,7 +197,9 @@ pub fn thread_level(t: MpiThread) -> ThreadLevel {
 /// communication.
 pub fn get() -> Profile {
     let s = settings::current();
-    let mut p = storage::profile(s.collapse_threads, mpi::rank_info(mpi::world().rank));
+    let mut info = mpi::rank_info(mpi::world().rank);
+    info.samples = crate::sampler::snapshot();
+    let mut p = storage::profile(s.collapse_threads, info);
     p.metadata = metadata(&s);
     p
 }
@@ -318,6 +321,8 @@ fn final_outputs() {
     if is_rank_child() || FINAL_DONE.swap(true, Ordering::SeqCst) {
         return;
     }
+    // Last point of the series at the end of the run, before the rank's profile is taken.
+    crate::sampler::stop();
     crate::registry::finish_collectors();
     let s = settings::current();
     if !(s.enabled && s.auto_output) {
@@ -329,7 +334,7 @@ fn final_outputs() {
         write_rank_snapshot();
     }
     if let Some(merged) = dmp_get() {
-        if merged.nodes.is_empty() {
+        if merged.nodes.is_empty() && merged.ranks.iter().all(|r| r.samples.is_none()) {
             // Nothing was measured on any rank: an empty folder per run would only litter.
             log::info!(1, "nothing was measured: no outputs written");
             return;

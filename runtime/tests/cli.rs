@@ -63,6 +63,7 @@ fn two_rank_profile() -> Profile {
             hostname: "h".into(),
             pid: 10 + r,
             binding: None,
+            samples: None,
         })
         .collect();
     p.nodes = vec![

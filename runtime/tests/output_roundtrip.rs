@@ -59,6 +59,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                     hostname: name.clone(),
                     pid: r,
                     binding: None,
+                    samples: None,
                 })
                 .collect();
             for (id, ((pick, top), (s, c))) in shape

@@ -8,7 +8,7 @@ use crate::{monotonic_ns, Availability, Collector, MetricInfo, Unit};
 
 /// Reads a CPU-time clock in nanoseconds; `None` only if the kernel refuses the clock.
 #[inline]
-fn clock_ns(clock: libc::clockid_t) -> Option<i64> {
+pub(crate) fn clock_ns(clock: libc::clockid_t) -> Option<i64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -16,6 +16,12 @@ fn clock_ns(clock: libc::clockid_t) -> Option<i64> {
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     (rc == 0).then(|| wide(ts.tv_sec) * 1_000_000_000 + wide(ts.tv_nsec))
+}
+
+/// CPU time of the calling thread in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`); `None` if the
+/// kernel refuses the clock.
+pub fn thread_cpu_ns() -> Option<i64> {
+    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// Probes a clock by reading it, with the OS error as the reason when that fails.

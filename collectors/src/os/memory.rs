@@ -50,7 +50,7 @@ impl Collector for PeakRss {
 static STATM: ProcFile = ProcFile::new("/proc/self/statm");
 static PAGE_SIZE: OnceLock<i64> = OnceLock::new();
 
-fn page_size() -> i64 {
+pub(crate) fn page_size() -> i64 {
     // SAFETY: sysconf has no preconditions; it returns -1 only for unknown names.
     *PAGE_SIZE.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
         n if n > 0 => wide(n),
@@ -61,6 +61,22 @@ fn page_size() -> i64 {
 /// Resident pages, the second field of `/proc/self/statm` ("size resident shared ...").
 fn resident_pages(statm: &[u8]) -> Option<i64> {
     statm.split(|b| *b == b' ').nth(1).and_then(parse_dec)
+}
+
+/// Virtual size and resident set size in bytes, from the first two fields of
+/// `/proc/self/statm`; `None` when it cannot be read.
+pub(crate) fn statm_bytes() -> Option<(i64, i64)> {
+    let mut buf = [0u8; super::io::PROC_BUF];
+    let text = STATM.read(&mut buf)?;
+    let mut fields = text.split(|b| *b == b' ');
+    let size = fields.next().and_then(parse_dec)?;
+    let resident = fields.next().and_then(parse_dec)?;
+    Some((size * page_size(), resident * page_size()))
+}
+
+/// Whether `/proc/self/statm` reads, with the reason when it does not.
+pub(crate) fn probe_statm() -> Availability {
+    STATM.probe(|text| resident_pages(text).is_some())
 }
 
 /// How much the resident set size changed during a region; negative when memory was returned.

@@ -25,5 +25,6 @@ pub fn rank_info(rank: u32) -> RankInfo {
         hostname: hostname(),
         pid: std::process::id(),
         binding: Some(process_binding()),
+        samples: None,
     }
 }

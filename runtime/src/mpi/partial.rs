@@ -515,6 +515,7 @@ mod tests {
             hostname: format!("h{rank}"),
             pid: rank,
             binding: None,
+            samples: None,
         });
         fixed
     }

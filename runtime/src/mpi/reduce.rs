@@ -70,6 +70,8 @@ fn label(local: &mut Profile, w: &WorldInfo) {
             hostname,
             pid,
             binding,
+            // The sampler's series come with the profile (lifecycle::get), never from here.
+            samples: _,
         } = me;
         only.rank = rank;
         if only.hostname.is_empty() {

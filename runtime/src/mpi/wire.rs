@@ -1,8 +1,8 @@
 //! The bytes a rank sends.
 //!
-//! Layout (version 4): the layout version as a postcard varint; a postcard-encoded header (schema,
+//! Layout (version 5): the layout version as a postcard varint; a postcard-encoded header (schema,
 //! metadata as JSON text per key, metrics, diagnostics, metric key names, ranks with their CPU
-//! bindings); then the body in fixed-width little-endian fields: the node table (parent, name,
+//! bindings and sampler series); then the body in fixed-width little-endian fields: the node table (parent, name,
 //! thread, start, over-all statistics by key index) and, per rank, its (node, key, statistics)
 //! entries. The body is
 //! hand-written because it is nearly all of the bytes and of the time: serde's varint path for
@@ -19,8 +19,8 @@ use std::fmt;
 
 /// Version of the wire layout, checked first on decode: ranks built from different versions of
 /// the runtime must not silently misread each other.
-/// 4: ranks carry their CPU binding.
-const WIRE_VERSION: u32 = 4;
+/// 4: ranks carry their CPU binding. 5: and the sampler's series.
+const WIRE_VERSION: u32 = 5;
 
 /// Why bytes could not be turned back into a profile.
 #[derive(Debug)]
@@ -420,6 +420,7 @@ mod tests {
                     bound: true,
                     error: None,
                 }),
+                samples: None,
             },
             RankInfo {
                 rank: 1,
@@ -427,6 +428,22 @@ mod tests {
                 pid: 2,
                 // hwloc failed on that rank: the reason travels.
                 binding: Some(Binding::failed("hwloc could not load")),
+                // The sampler's series travel whole, extremes included.
+                samples: Some(crate::sampler::Samples {
+                    series: vec![crate::sampler::SeriesDesc {
+                        name: "process.rss".into(),
+                        unit: "B".into(),
+                        display_unit: "MiB".into(),
+                        scale: 1.0 / 1048576.0,
+                        description: "resident set size".into(),
+                    }],
+                    start_unix_ns: 1_700_000_000_000_000_000,
+                    t_ns: vec![0, 100_000_000],
+                    columns: vec![vec![i64::MAX, i64::MIN]],
+                    interval_ns: 100_000_000,
+                    halvings: 2,
+                    cost_ns: 12_345,
+                }),
             },
         ];
         // Extremes of every integer field: i128/u128 must survive.

@@ -421,6 +421,7 @@ mod tests {
                 hostname: "h".into(),
                 pid: r,
                 binding: None,
+                samples: None,
             })
             .collect();
         let node = |id, parent, name: &str, cols: [Option<Stats>; 2]| {

@@ -76,6 +76,9 @@ fn write(p: &Profile, path: &Path) -> hdf5::Result<()> {
     )?;
     nodes(&file.create_group("nodes")?, p)?;
     ranks(&file.create_group("ranks")?, p)?;
+    if p.ranks.iter().any(|r| r.samples.is_some()) {
+        samples(&file.create_group("samples")?, p)?;
+    }
     let metrics = file.create_group("metrics")?;
     let (_, kids) = p.children();
     for m in &p.metrics {
@@ -203,6 +206,30 @@ fn binding(g: &Group, p: &Profile) -> hdf5::Result<()> {
         })
         .collect();
     strings(g, "binding_error", errors.into_iter())
+}
+
+/// The sampler's series, one group per rank that has them (`rank<N>`): the time column and one
+/// dataset per series, in display units (seconds, MiB, %), so a reader plots them as they are.
+fn samples(g: &Group, p: &Profile) -> hdf5::Result<()> {
+    for r in &p.ranks {
+        let Some(s) = &r.samples else { continue };
+        let rg = g.create_group(&format!("rank{}", r.rank))?;
+        num_attr(&rg, "start_unix", s.start_unix_ns as f64 / 1e9)?;
+        num_attr(&rg, "interval", s.interval_ns as f64 / 1e9)?;
+        num_attr(&rg, "halvings", s.halvings)?;
+        num_attr(&rg, "cost", s.cost_ns as f64 / 1e9)?;
+        let t: Vec<f64> = s.t_ns.iter().map(|t| *t as f64 / 1e9).collect();
+        dataset(&rg, "t", &[t.len()], &t)?;
+        for (desc, column) in s.series.iter().zip(&s.columns) {
+            let values: Vec<f64> = column.iter().map(|v| *v as f64 * desc.scale).collect();
+            let name = attr_name(&desc.name);
+            dataset(&rg, &name, &[values.len()], &values)?;
+            let ds = rg.dataset(&name)?;
+            str_attr(&ds, "unit", &desc.display_unit)?;
+            str_attr(&ds, "description", &desc.description)?;
+        }
+    }
+    Ok(())
 }
 
 fn metric(g: &Group, p: &Profile, m: &MetricDesc, kids: &[Vec<usize>]) -> hdf5::Result<()> {
@@ -351,6 +378,7 @@ mod tests {
                 hostname: format!("node{r}"),
                 pid: 100 + r,
                 binding: None,
+                samples: None,
             })
             .collect();
         let node = |id, parent, depth, name: &str, cols: [Option<Stats>; 2]| {

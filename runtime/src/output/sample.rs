@@ -65,6 +65,7 @@ pub fn single() -> Profile {
         hostname: "node01".into(),
         pid: 4242,
         binding: None,
+        samples: None,
     }];
     let wall: [(&str, Option<usize>, Vec<i64>); 4] = [
         ("main", None, vec![10 * S]),
@@ -105,6 +106,7 @@ pub fn multi() -> Profile {
             hostname: format!("node{:02}", r / 2),
             pid: 100 + r,
             binding: None,
+            samples: None,
         })
         .collect();
     let mut main = node(0, None, 0, "main");

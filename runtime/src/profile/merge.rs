@@ -299,6 +299,7 @@ mod tests {
                 hostname: format!("h{r}"),
                 pid: r as u32,
                 binding: None,
+                samples: None,
             })
             .collect();
         let mut ids: BTreeMap<Vec<String>, usize> = BTreeMap::new();
@@ -516,6 +517,7 @@ mod tests {
             hostname: "n1".into(),
             pid: 9,
             binding: None,
+            samples: None,
         };
         p.assign_rank(info.clone());
         assert_eq!(p.ranks, [info]);

@@ -4,6 +4,7 @@
 //! overflow a reader's recursion limit nor differ in shape from the HDF5 node table.
 
 use super::Stats;
+use crate::sampler::Samples;
 use rankscope_collectors::topology::Binding;
 use rankscope_collectors::{MetricInfo, Unit};
 use serde::{Deserialize, Serialize};
@@ -96,8 +97,8 @@ pub struct NodeRecord {
     pub per_rank: BTreeMap<String, Vec<Option<Stats>>>,
 }
 
-/// Identity of one process in a profile.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Identity of one process in a profile, and what was sampled of it over time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RankInfo {
     /// MPI rank in MPI_COMM_WORLD (0 without MPI).
     pub rank: u32,
@@ -109,6 +110,10 @@ pub struct RankInfo {
     /// rankscope recorded it and in profiles built by hand.
     #[serde(default)]
     pub binding: Option<Binding>,
+    /// The rank's memory and CPU over time from the sampler (setting `sampler`), `None` when it
+    /// did not run.
+    #[serde(default)]
+    pub samples: Option<Samples>,
 }
 
 impl Profile {

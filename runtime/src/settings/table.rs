@@ -233,6 +233,8 @@ settings_table! {
         "Every rank also writes its own snapshot file, so a job that dies loses nothing (mergeable offline).";
     auto_output: bool = "true",
         "Write the outputs automatically at exit.";
+    sampler: bool = "false",
+        "Run the per-rank sampler: memory and CPU of each rank over time, every sampler_interval seconds, in every output.";
 }
 
 /// The row of setting `name` (a collector's option included), if there is one.

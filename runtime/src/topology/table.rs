@@ -266,6 +266,7 @@ mod tests {
                     error: None,
                 },
             }),
+            samples: None,
         }
     }
 

@@ -1,0 +1,214 @@
+//! The per-rank sampler: a background thread that reads every available background source
+//! ([`collectors::sources`](crate::collectors::sources)) every `sampler_interval` seconds while
+//! setting `sampler` is on, pinned inside the rank's allowed CPUs on a PU the rank's own threads
+//! do not use when there is one. Its series ([`Samples`], bounded) travel with the rank's
+//! profile to rank 0 and into the outputs.
+
+mod series;
+
+pub use series::{Samples, SeriesDesc, MAX_POINTS};
+
+use crate::collectors::{self, monotonic_ns, Source};
+use crate::log;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The running sampler: its series, the stop flag it waits on, and its thread.
+struct Running {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    samples: Mutex<Samples>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+static SAMPLER: Mutex<Option<Running>> = Mutex::new(None);
+/// The series of a sampler that was stopped, kept for the final outputs.
+static STOPPED: Mutex<Option<Samples>> = Mutex::new(None);
+
+/// Starts the sampler thread when setting `sampler` is on and a source works here; a second
+/// call does nothing. Problems (no source available, a bad interval) are reported on stderr.
+pub fn start() {
+    let s = crate::settings::current();
+    if !s.sampler {
+        return;
+    }
+    let mut slot = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+    if slot.is_some() {
+        return;
+    }
+    let interval_text = s.options.get("sampler_interval").unwrap_or("0.1");
+    let interval_ns = match collectors::sampler::interval_ns(interval_text) {
+        Ok(ns) => ns,
+        Err(expected) => {
+            log::error!("sampler_interval={interval_text}: expected {expected}; sampler off");
+            return;
+        }
+    };
+    let mut sources: Vec<&'static dyn Source> = Vec::new();
+    for source in collectors::sources() {
+        match source.probe() {
+            collectors::Availability::Available => sources.push(*source),
+            collectors::Availability::Unavailable(why) => {
+                log::warning!("sampler: source {} unavailable: {why}", source.name())
+            }
+        }
+    }
+    if sources.is_empty() {
+        log::warning!("sampler: no background source works here; sampler off");
+        return;
+    }
+    let series = sources
+        .iter()
+        .flat_map(|src| src.series().iter().map(|m| SeriesDesc::of(src.name(), m)))
+        .collect();
+    let start_unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let shared = Arc::new(Shared {
+        samples: Mutex::new(Samples::new(series, start_unix_ns, interval_ns)),
+        stop: Mutex::new(false),
+        wake: Condvar::new(),
+    });
+    let for_thread = Arc::clone(&shared);
+    let thread = std::thread::Builder::new()
+        .name("rankscope-sampler".into())
+        .spawn(move || run(&for_thread, &sources));
+    match thread {
+        Ok(t) => {
+            log::debug!("sampler: started, every {:.3} s", interval_ns as f64 / 1e9);
+            *slot = Some(Running {
+                shared,
+                thread: Some(t),
+            });
+        }
+        Err(e) => log::error!("sampler: could not start its thread: {e}"),
+    }
+}
+
+/// The sampler thread: pin, then sample every interval until told to stop.
+fn run(shared: &Shared, sources: &[&'static dyn Source]) {
+    // Kept for the thread's life: dropping it counts the thread among the rank's again.
+    let _pinned = match collectors::topology::pin_collector_thread() {
+        Ok(p) => {
+            log::debug!(
+                "sampler: pinned to PU {} ({})",
+                p.pu,
+                if p.free {
+                    "not used by the rank's threads"
+                } else {
+                    "shared with the rank: no free PU in its allowed set"
+                }
+            );
+            Some(p)
+        }
+        Err(why) => {
+            log::debug!("sampler: not pinned: {why}");
+            None
+        }
+    };
+    let width: usize = sources.iter().map(|s| s.series().len()).sum();
+    let mut point = vec![0i64; width];
+    let t0 = monotonic_ns();
+    let mut previous = t0;
+    // A first reading that is not kept: rates (CPU %) need one interval behind them, so the
+    // first point is taken one interval after this.
+    sample_all(sources, 0, &mut point);
+    let mut last = !wait(shared, t0 + interval_of(shared));
+    loop {
+        let now = monotonic_ns();
+        sample_all(sources, now - previous, &mut point);
+        previous = now;
+        let due = {
+            let mut samples = shared.samples.lock().unwrap_or_else(|e| e.into_inner());
+            samples.cost_ns = collectors::thread_cpu_ns().unwrap_or(0);
+            if samples.push(now - t0, &point) {
+                log::debug!(
+                    "sampler: {} points reached, now every {:.3} s",
+                    MAX_POINTS,
+                    samples.interval_ns as f64 / 1e9
+                );
+            }
+            t0 + samples.next_due_ns()
+        };
+        if last {
+            return;
+        }
+        // Told to stop: one last point, at the end of the run, then leave.
+        last = !wait(shared, due);
+    }
+}
+
+/// One point of every source into `point`, `elapsed_ns` after the previous one.
+fn sample_all(sources: &[&'static dyn Source], elapsed_ns: i64, point: &mut [i64]) {
+    let mut at = 0;
+    for source in sources {
+        let n = source.series().len();
+        source.sample(elapsed_ns, &mut point[at..at + n]);
+        at += n;
+    }
+}
+
+fn interval_of(shared: &Shared) -> i64 {
+    shared
+        .samples
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .interval_ns
+}
+
+/// Waits until `due` (monotonic ns); false when told to stop meanwhile.
+fn wait(shared: &Shared, due: i64) -> bool {
+    let stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner());
+    let timeout = Duration::from_nanos((due - monotonic_ns()).max(0) as u64);
+    let (stop, _) = shared
+        .wake
+        .wait_timeout_while(stop, timeout, |stop| !*stop)
+        .unwrap_or_else(|e| e.into_inner());
+    !*stop
+}
+
+/// The series so far (of the running sampler, or of the stopped one), `None` when the sampler
+/// never ran.
+pub fn snapshot() -> Option<Samples> {
+    if let Some(r) = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Some(
+            r.shared
+                .samples
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        );
+    }
+    STOPPED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Stops the sampler thread (it takes one last sample first) and keeps its series for
+/// [`snapshot`]. Does nothing when it is not running.
+pub fn stop() {
+    let Some(mut running) = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    *running
+        .shared
+        .stop
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = true;
+    running.shared.wake.notify_all();
+    if let Some(t) = running.thread.take() {
+        let _ = t.join();
+    }
+    let samples = std::mem::take(
+        &mut *running
+            .shared
+            .samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    log::debug!("sampler: stopped after {} points", samples.len());
+    *STOPPED.lock().unwrap_or_else(|e| e.into_inner()) = Some(samples);
+}
