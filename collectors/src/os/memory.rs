@@ -4,7 +4,7 @@
 //! Neither is additive: a child region's growth is not part of its parent's in any summable way.
 
 use super::io::{parse_dec, ProcFile};
-use super::rusage::{probe_usage, self_usage, wide};
+use super::rusage::{peak_rss_bytes, probe_usage, wide};
 use crate::{Availability, Collector, MetricInfo, Unit};
 use std::sync::OnceLock;
 
@@ -27,7 +27,7 @@ impl Collector for PeakRss {
         &["rss_peak", "max_rss"]
     }
     fn description(&self) -> &'static str {
-        "growth of the peak resident set size (getrusage ru_maxrss)"
+        "growth of the peak resident set size (getrusage ru_maxrss, read per thread)"
     }
     fn metrics(&self) -> &'static [MetricInfo] {
         &PEAK_METRICS
@@ -40,9 +40,8 @@ impl Collector for PeakRss {
     }
     #[inline]
     fn sample(&self, out: &mut [i64]) {
-        if let Some(ru) = self_usage() {
-            // Linux reports ru_maxrss in KiB.
-            out[0] = wide(ru.ru_maxrss) * 1024;
+        if let Some(peak) = peak_rss_bytes() {
+            out[0] = peak;
         }
     }
 }
@@ -118,14 +117,48 @@ impl Collector for PageRss {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const MIB: i64 = 1 << 20;
 
+    /// Held by the tests that touch and free large blocks: the process's resident size is
+    /// shared by every test of this binary, so they must not overlap.
+    pub(crate) static BIG_BLOCKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn a_threads_peak_is_the_whole_processs() {
+        // Memory touched by another thread raises the peak seen from this one: the peak read
+        // per thread (cheaper) is the process's, as from RUSAGE_SELF.
+        const LEN: usize = 96 << 20;
+        let _alone = BIG_BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+        let before = peak_rss_bytes().unwrap();
+        std::thread::spawn(|| {
+            let mut v = vec![0u8; LEN];
+            for i in (0..LEN).step_by(4096) {
+                v[i] = 1;
+            }
+            std::hint::black_box(&v);
+        })
+        .join()
+        .unwrap();
+        let mine = peak_rss_bytes().unwrap();
+        let process = wide(super::super::rusage::self_usage().unwrap().ru_maxrss) * 1024;
+        assert!(
+            mine >= before + 64 * MIB || mine >= 96 * MIB,
+            "{before} -> {mine}"
+        );
+        // Other tests may raise the peak between the two reads: never lower, rarely higher.
+        assert!(
+            process >= mine && process - mine < 64 * MIB,
+            "{mine} vs {process}"
+        );
+    }
+
     #[test]
     fn touching_64_mib_shows_in_both() {
         const LEN: usize = 64 << 20;
+        let _alone = BIG_BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
         let (mut a, mut b) = ([0i64; 2], [0i64; 2]);
         let mut d = [0i64; 2];
         PageRss.sample(&mut a[..1]);

@@ -3,7 +3,7 @@
 
 use crate::os::cpu::clock_ns;
 use crate::os::memory::{probe_statm, statm_bytes};
-use crate::os::rusage::{self_usage, wide};
+use crate::os::rusage::peak_rss_bytes;
 use crate::{Availability, MetricInfo, OptionInfo, Source, Unit};
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -82,11 +82,11 @@ impl Source for ProcessSource {
             out[2] = size;
             peak = resident;
         }
-        if let Some(ru) = self_usage() {
-            // Linux reports ru_maxrss in KiB. The kernel updates its high-water mark lazily
-            // (when the mm's counters are synced), so it may trail the resident size read a
-            // moment later: the peak is the larger of the two and of every earlier peak.
-            peak = peak.max(wide(ru.ru_maxrss) * 1024);
+        if let Some(kernel_peak) = peak_rss_bytes() {
+            // The kernel updates its high-water mark lazily (when the mm's counters are
+            // synced), so it may trail the resident size read a moment later: the peak is the
+            // larger of the two and of every earlier peak.
+            peak = peak.max(kernel_peak);
         }
         out[1] = self.peak.fetch_max(peak, Ordering::Relaxed).max(peak);
         if let Some(cpu) = clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID) {
@@ -106,6 +106,9 @@ mod tests {
 
     #[test]
     fn levels_follow_memory_and_cpu() {
+        let _alone = crate::os::memory::tests::BIG_BLOCKS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let s = ProcessSource::new();
         assert!(s.probe().is_available());
         let mut before = [0i64; 4];
