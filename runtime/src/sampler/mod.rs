@@ -113,6 +113,9 @@ fn run(shared: &Shared, sources: &[&'static dyn Source]) {
     };
     let width: usize = sources.iter().map(|s| s.series().len()).sum();
     let mut point = vec![0i64; width];
+    // The cost reported is the sampling's, not the one-time pinning's (hwloc loads the
+    // topology then, milliseconds).
+    let cpu0 = collectors::thread_cpu_ns().unwrap_or(0);
     let t0 = monotonic_ns();
     let mut previous = t0;
     // A first reading that is not kept: rates (CPU %) need one interval behind them, so the
@@ -125,7 +128,7 @@ fn run(shared: &Shared, sources: &[&'static dyn Source]) {
         previous = now;
         let due = {
             let mut samples = shared.samples.lock().unwrap_or_else(|e| e.into_inner());
-            samples.cost_ns = collectors::thread_cpu_ns().unwrap_or(0);
+            samples.cost_ns = collectors::thread_cpu_ns().unwrap_or(cpu0) - cpu0;
             if samples.push(now - t0, &point) {
                 log::debug!(
                     "sampler: {} points reached, now every {:.3} s",

@@ -52,7 +52,8 @@ pub struct Samples {
     pub interval_ns: i64,
     /// How many times the points were thinned to stay under [`MAX_POINTS`].
     pub halvings: u32,
-    /// CPU time the sampler thread used so far, nanoseconds: what sampling cost this rank.
+    /// CPU time the sampler thread used so far for sampling, nanoseconds (its one-time pinning
+    /// left out): what sampling cost this rank.
     #[serde(default)]
     pub cost_ns: i64,
 }
