@@ -21,6 +21,8 @@
 mod catalog;
 mod clock;
 mod os;
+/// perf_event counters: hardware, software and raw events, one group per thread.
+pub mod perf;
 /// Background sources for the per-rank sampler (the process's memory and CPU over time).
 pub mod sampler;
 /// hwloc: the machine's topology, this process's CPU binding, pinning of collector threads.

@@ -7,11 +7,19 @@
     wc.get()        # total in the component's display unit (seconds for clocks, MiB for memory)
     wc.push(); ...; wc.pop()   # store the laps measured in between into this thread's call tree
 
-Every component of :data:`TABLE` has a class named in CamelCase (``cpu_util`` -> ``CpuUtil``).
+Every component of :data:`TABLE` has a class named in CamelCase (``cpu_util`` -> ``CpuUtil``),
+the perf_event ones too (``perf_cycles`` -> ``PerfCycles``). :class:`PerfCounters` counts a set
+of perf events chosen at run time::
+
+    pc = PerfCounters(["cycles", "instructions"], "solve")
+    with pc: ...
+    pc.values()     # {"perf_group_cycles_instructions.cycles": ..., ...}
+    marker([pc.kind])  # the same group as a region component
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import TracebackType
 from typing import NamedTuple
 
@@ -39,10 +47,11 @@ class ComponentInfo(NamedTuple):
     unavailable: str | None
 
 
-TABLE: dict[str, ComponentInfo] = {
-    row[0]: ComponentInfo(row[0], tuple(row[1]), row[2], tuple(Metric(*m) for m in row[3]), row[4])
-    for row in _native.components_table()
-}
+def _info(row: tuple) -> ComponentInfo:
+    return ComponentInfo(row[0], tuple(row[1]), row[2], tuple(Metric(*m) for m in row[3]), row[4])
+
+
+TABLE: dict[str, ComponentInfo] = {row[0]: _info(row) for row in _native.components_table()}
 
 
 def class_name(component: str) -> str:
@@ -120,6 +129,34 @@ class Component:
         return str(self._native)
 
 
+class PerfCounters(Component):
+    """perf_event counters chosen at run time, counted together on each thread:
+    ``PerfCounters(["cycles", "instructions", "r01c7"], "solve")``. Event names are those of
+    the ``perf_events`` setting (``rankscope components`` lists them; perf's spellings such as
+    ``cpu-cycles`` work too). The first use of a set registers the component
+    ``perf_group_<event>_<event>...`` (its :attr:`kind`), which ``marker``, ``profile`` and the
+    ``components`` setting then accept like any other; :attr:`storage` reads its values.
+
+    Events that cannot count here (no PMU, permissions) make the whole set unavailable:
+    ``info.unavailable`` says why per event, :meth:`values` is empty and :meth:`get` is NaN.
+    """
+
+    def __init__(self, events: Iterable[str], label: str | None = None) -> None:
+        if isinstance(events, str):
+            events = [events]
+        info = _info(_native.perf_group([str(e) for e in events]))
+        self.kind = info.name
+        self.info = info
+        super().__init__(label)
+
+    @property
+    def storage(self) -> type:
+        """The storage class of this group's component (``get``, ``dmp_get``)."""
+        from .storage import for_component
+
+        return for_component(self.kind)
+
+
 def _make(info: ComponentInfo) -> type:
     doc = f"{info.description}\n\nUnit of get(): {info.metrics[0].display_unit or 'count'}."
     return type(
@@ -136,5 +173,14 @@ def available() -> list[str]:
     return [name for name, info in TABLE.items() if info.unavailable is None]
 
 
-__all__ = ["CLASSES", "TABLE", "Component", "ComponentInfo", "Metric", "available", "class_name"]
+__all__ = [
+    "CLASSES",
+    "TABLE",
+    "Component",
+    "ComponentInfo",
+    "Metric",
+    "PerfCounters",
+    "available",
+    "class_name",
+]
 __all__ += [cls.__name__ for cls in CLASSES.values()]

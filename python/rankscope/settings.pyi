@@ -51,4 +51,5 @@ mpi_init: bool
 rank_output: bool
 auto_output: bool
 sampler: bool
+perf_events: str
 sampler_interval: str

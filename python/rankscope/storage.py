@@ -79,8 +79,13 @@ def _paths(nodes: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 def records(profile: dict[str, Any], component: str, column: int | None) -> list[Record]:
     """Records of one component from a profile; ``column`` picks a rank column of ``per_rank``
     (None: the node totals of a single-rank profile)."""
-    wanted = {m.name for m in TABLE[component].metrics}
-    metrics = [m for m in profile.get("metrics", []) if m["name"] in wanted]
+    known = TABLE.get(component)
+    wanted = {m.name for m in known.metrics} if known else set()
+    metrics = [
+        m
+        for m in profile.get("metrics", [])
+        if m["name"] in wanted or m.get("collector") == component
+    ]
     ranks = profile.get("ranks") or [{"rank": _native.world()["rank"]}]
     rank = int(ranks[column or 0]["rank"])
     nodes = profile.get("nodes", [])
@@ -158,5 +163,19 @@ def _make(info: ComponentInfo) -> type:
 CLASSES: dict[str, type] = {name: _make(info) for name, info in TABLE.items()}
 globals().update({cls.__name__: cls for cls in CLASSES.values()})
 
-__all__ = ["CLASSES", "Record", "Storage", "records"]
+
+def for_component(component: str) -> type:
+    """The storage class of any component, including one registered after import (a
+    ``PerfCounters`` group): ``for_component("perf_group_cycles_instructions").get()``."""
+    if component in CLASSES:
+        return CLASSES[component]
+    from .component import _info
+
+    row = next((r for r in _native.components_table() if r[0] == component), None)
+    if row is None:
+        raise ValueError(f"unknown component {component!r}")
+    return _make(_info(row))
+
+
+__all__ = ["CLASSES", "Record", "Storage", "for_component", "records"]
 __all__ += [cls.__name__ for cls in CLASSES.values()]

@@ -37,25 +37,36 @@ type ComponentRow = (
     Option<String>,
 );
 
+fn component_row(c: &'static dyn collectors::Collector) -> ComponentRow {
+    let reason = match c.probe() {
+        Availability::Available => None,
+        Availability::Unavailable(why) => Some(why),
+    };
+    (
+        c.name(),
+        c.aliases().to_vec(),
+        c.description(),
+        c.metrics().iter().map(metric_row).collect(),
+        reason,
+    )
+}
+
 /// Every collector of this build, in catalog order.
 #[pyfunction]
 fn components_table() -> Vec<ComponentRow> {
     collectors::all()
         .iter()
-        .map(|c| {
-            let reason = match c.probe() {
-                Availability::Available => None,
-                Availability::Unavailable(why) => Some(why),
-            };
-            (
-                c.name(),
-                c.aliases().to_vec(),
-                c.description(),
-                c.metrics().iter().map(metric_row).collect(),
-                reason,
-            )
-        })
+        .map(|&c| component_row(c))
         .collect()
+}
+
+/// The component counting these perf events together on each thread, registered at
+/// the first call for that set; its table row.
+#[pyfunction]
+fn perf_group(events: Vec<String>) -> PyResult<ComponentRow> {
+    collectors::perf::group(&events)
+        .map(component_row)
+        .map_err(PyValueError::new_err)
 }
 
 /// One collector with its own running total (see `rankscope::component::Component`).
@@ -140,5 +151,6 @@ impl Component {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(components_table, m)?)?;
+    m.add_function(wrap_pyfunction!(perf_group, m)?)?;
     m.add_class::<Component>()
 }

@@ -434,6 +434,8 @@ fn reference_values() -> std::collections::HashMap<&'static str, Vec<f64>> {
 /// The `components` listing: one block per collector, with what it measured here over a short
 /// reference workload.
 fn components() -> String {
+    // Collectors made from settings (RANKSCOPE_PERF_EVENTS) are listed too.
+    rankscope::registry::register_families();
     let measured = reference_values();
     let all = collectors::all();
     let width = all.iter().map(|c| c.name().len()).max().unwrap_or(0);
