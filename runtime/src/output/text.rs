@@ -97,10 +97,103 @@ pub fn render(profile: &Profile, opts: &TextOptions) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&derived(profile, &labels, name_width, opts));
     if !profile.diagnostics.is_empty() {
         out.push_str("\ndiagnostics:\n");
         for diag in &profile.diagnostics {
             let _ = writeln!(out, "  {diag}");
+        }
+    }
+    out
+}
+
+/// Ratios of two counter metrics that people read rather than the counts: `(name, numerator,
+/// denominator, factor, unit, description)`. Metric names are matched by their last part
+/// within one prefix (`perf.instructions` with `perf.cycles`, `perf_events.instructions` with
+/// `perf_events.cycles`).
+const RATIOS: [(&str, &str, &str, f64, &str, &str); 5] = [
+    (
+        "ipc",
+        "instructions",
+        "cycles",
+        1.0,
+        "",
+        "instructions per cycle",
+    ),
+    (
+        "cache_miss_rate",
+        "cache_misses",
+        "cache_references",
+        100.0,
+        "%",
+        "cache misses per cache reference",
+    ),
+    (
+        "branch_miss_rate",
+        "branch_misses",
+        "branches",
+        100.0,
+        "%",
+        "mispredicted branches per branch",
+    ),
+    (
+        "l1d_load_miss_rate",
+        "l1d_load_misses",
+        "l1d_loads",
+        100.0,
+        "%",
+        "L1 data cache load misses per load",
+    ),
+    (
+        "llc_load_miss_rate",
+        "llc_load_misses",
+        "llc_loads",
+        100.0,
+        "%",
+        "last-level cache load misses per load",
+    ),
+];
+
+/// Derived sections (IPC, miss rates): one per ratio whose two metrics are in the profile, with
+/// the ratio of the sums (every lap of every rank) at each node holding both. Absent when either
+/// metric is.
+fn derived(p: &Profile, labels: &[String], name_width: usize, o: &TextOptions) -> String {
+    let mut out = String::new();
+    for m in &p.metrics {
+        let Some((prefix, last)) = m.name.rsplit_once('.') else {
+            continue;
+        };
+        for (name, num, den, factor, unit, what) in RATIOS {
+            let den_name = format!("{prefix}.{den}");
+            if last != num || !p.metrics.iter().any(|x| x.name == den_name) {
+                continue;
+            }
+            let rows: Vec<(usize, f64)> = p
+                .nodes
+                .iter()
+                .filter_map(|n| {
+                    let (a, b) = (n.stats.get(&m.name)?, n.stats.get(&den_name)?);
+                    (b.sum != 0).then(|| (n.id, a.sum as f64 / b.sum as f64 * factor))
+                })
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let unit = if unit.is_empty() {
+                String::new()
+            } else {
+                format!(" [{unit}]")
+            };
+            let _ = writeln!(
+                out,
+                "\n{prefix}.{name}{unit}: {what} (derived: {} / {den_name}, sums)",
+                m.name
+            );
+            let w = o.width.max(5);
+            let _ = writeln!(out, "{:<name_width$} {:>w$}", "NAME", "VALUE");
+            for (id, v) in rows {
+                let _ = writeln!(out, "{:<name_width$} {:>w$}", labels[id], number(v, o));
+            }
         }
     }
     out
@@ -289,6 +382,50 @@ mod tests {
             "not additive: no %PARENT"
         );
         assert!(!r.contains("MIN/RANK"));
+    }
+
+    #[test]
+    fn derived_ratios_when_both_counters_are_there() {
+        let mut p = sample::single();
+        let plain = render(&p, &TextOptions::default());
+        assert!(!plain.contains("ipc"), "no counters, no ratio");
+        let desc = |name: &str| crate::profile::MetricDesc {
+            name: name.into(),
+            collector: name.replace('.', "_"),
+            unit: "count".into(),
+            display_unit: String::new(),
+            scale: 1.0,
+            additive: true,
+            description: String::new(),
+        };
+        p.metrics.push(desc("perf.instructions"));
+        let only_one = render(&p, &TextOptions::default());
+        assert!(!only_one.contains("perf.ipc"), "cycles absent: no IPC");
+        p.metrics.push(desc("perf.cycles"));
+        for (n, ins, cyc) in [(0, 3_000, 2_000), (2, 500, 1_000)] {
+            p.nodes[n]
+                .stats
+                .insert("perf.instructions".into(), sample::stats(&[ins]));
+            p.nodes[n]
+                .stats
+                .insert("perf.cycles".into(), sample::stats(&[cyc]));
+        }
+        // `init` has instructions but no cycles: no ratio there.
+        p.nodes[1]
+            .stats
+            .insert("perf.instructions".into(), sample::stats(&[7]));
+        let r = render(&p, &TextOptions::default());
+        let sec = section(&r, "perf.ipc");
+        assert!(
+            sec.starts_with(
+                "perf.ipc: instructions per cycle (derived: perf.instructions / perf.cycles, sums)"
+            ),
+            "{sec}"
+        );
+        assert_eq!(row(&r, "perf.ipc", "main"), ["main", "1.500"]);
+        assert_eq!(row(&r, "perf.ipc", "solve"), ["solve", "0.500"]);
+        assert!(!sec.contains("init"));
+        assert!(!r.contains("cache_miss_rate"));
     }
 
     #[test]
