@@ -6,7 +6,7 @@ use super::group::{running_ppm, scaled, ThreadGroups, NO_READING, PER_EVENT};
 use super::system::system;
 use crate::{Availability, Collector, MetricInfo, Unit};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// A perf_event group: its events, the metrics they give, the probe's answer.
@@ -108,7 +108,8 @@ builtins! {
 /// The group each perf collector has open on this thread, by slot.
 enum Slot {
     Closed,
-    Open(ThreadGroups),
+    /// Open in the process whose fork count is the second field.
+    Open(ThreadGroups, u64),
     /// Opening failed on this thread (after the process-wide probe said it works): not retried.
     Failed,
 }
@@ -118,6 +119,23 @@ thread_local! {
 }
 
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+/// Forks this process has gone through (bumped in the child): a forked child inherits the
+/// thread's groups, whose descriptors count the parent's thread, so it opens its own.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn forked_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Registers [`forked_child`] once, before the first group is opened.
+fn watch_forks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the handler only bumps an atomic, which is async-signal-safe.
+    ONCE.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forked_child));
+    });
+}
 
 impl PerfCollector {
     const fn builtin(
@@ -218,15 +236,18 @@ impl PerfCollector {
         GROUPS
             .try_with(|groups| {
                 let mut groups = groups.borrow_mut();
-                if let Some(Slot::Open(g)) = groups.get_mut(slot) {
-                    return g.read(out);
+                if let Some(Slot::Open(g, forks)) = groups.get_mut(slot) {
+                    if *forks == FORKS.load(Ordering::Relaxed) {
+                        return g.read(out);
+                    }
                 }
                 self.read_first(&mut groups, slot, out)
             })
             .unwrap_or(false)
     }
 
-    /// The thread's first sample: opens the group (unless it failed before), then reads.
+    /// The thread's first sample, or the first after a fork: opens the group (unless it failed
+    /// before), then reads.
     #[cold]
     #[inline(never)]
     fn read_first(&self, groups: &mut Vec<Slot>, slot: usize, out: &mut [i64]) -> bool {
@@ -236,10 +257,14 @@ impl PerfCollector {
         if matches!(groups[slot], Slot::Failed) || !self.probe().is_available() {
             return false;
         }
+        watch_forks();
+        // A group inherited through fork counts the parent's thread: close it first.
+        groups[slot] = Slot::Closed;
+        let forks = FORKS.load(Ordering::Relaxed);
         match self.open() {
             Ok(mut g) => {
                 let ok = g.read(out);
-                groups[slot] = Slot::Open(g);
+                groups[slot] = Slot::Open(g, forks);
                 ok
             }
             Err((i, e)) => {
@@ -502,7 +527,7 @@ mod tests {
         let there = std::thread::spawn(move || {
             let v = measure(g, || touch_pages(64));
             let slot = g.slot();
-            let open = || GROUPS.with(|s| matches!(s.borrow()[slot], Slot::Open(_)));
+            let open = || GROUPS.with(|s| matches!(s.borrow()[slot], Slot::Open(..)));
             assert!(open());
             g.thread_stop();
             assert!(!open());
@@ -514,6 +539,33 @@ mod tests {
             there[1] >= 64 && there[1] < here[1],
             "{there:?} vs {here:?}"
         );
+    }
+
+    #[test]
+    fn a_forked_child_counts_its_own_thread() {
+        let faults = find("perf_minor_faults");
+        let mut raw = [0i64; PER_EVENT];
+        faults.sample(&mut raw); // the parent's group is open on this thread
+                                 // SAFETY: the child only measures (glibc's malloc is fork-safe) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // Inherited descriptors count the parent's thread, which waits meanwhile: a child
+            // reading them would see no faults at all.
+            let v = measure(faults, || touch_pages(256));
+            // SAFETY: ends the child without running the parent's test harness.
+            unsafe { libc::_exit(if v[0] >= 256 { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child made above.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+        // The parent's group still counts the parent.
+        let v = measure(faults, || touch_pages(64));
+        assert!(v[0] >= 64, "{v:?}");
     }
 
     #[test]
