@@ -53,6 +53,36 @@ pub fn process_binding() -> Binding {
     }
 }
 
+/// The binding of another process `pid`: the union of its threads' bindings (read per thread
+/// from `/proc/<pid>/task`), as `rankscope-run` records for a program it samples from outside.
+/// Never fails: a failure (the process ended, not allowed) is described in [`Binding::error`].
+pub fn pid_binding(pid: u32) -> Binding {
+    match this_system().and_then(|t| Ok((t, pid_threads_union(t, pid)?))) {
+        Ok((t, set)) => describe(t, &set),
+        Err(e) => Binding::failed(e),
+    }
+}
+
+/// The union of the bindings of the threads of process `pid`.
+fn pid_threads_union(t: &Topology, pid: u32) -> Result<CpuSet, String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map_err(|e| format!("cannot list the threads of process {pid}: {e}"))?;
+    let mut union = CpuSet::new();
+    let mut read = 0;
+    for tid in tasks.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+        if let Ok(set) = t.process_cpu_binding(tid, CpuBindingFlags::THREAD) {
+            union |= &set;
+            read += 1;
+        }
+    }
+    if read == 0 {
+        return Err(format!(
+            "hwloc could read no thread binding of process {pid}"
+        ));
+    }
+    Ok(union)
+}
+
 /// The binding of the calling thread.
 pub fn thread_binding() -> Binding {
     let read = |t: &Topology| {
@@ -120,6 +150,25 @@ pub(super) fn describe(t: &Topology, set: &CpuSet) -> Binding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_process_binding_as_its_threads_are_bound() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let b = pid_binding(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(b.error, None);
+        // The child inherited this thread's binding.
+        assert_eq!(b.pus, thread_binding().pus);
+        let gone = pid_binding(child.id());
+        assert!(
+            gone.error.as_ref().is_some_and(|e| e.contains("process")),
+            "{gone:?}"
+        );
+    }
 
     #[test]
     fn this_process_binding_lies_within_what_is_allowed() {
