@@ -3,9 +3,14 @@
 //! setting `sampler` is on, pinned inside the rank's allowed CPUs on a PU the rank's own threads
 //! do not use when there is one. Its series ([`Samples`], bounded) travel with the rank's
 //! profile to rank 0 and into the outputs.
+//!
+//! The same thread loop samples another process from outside ([`external`]): `rankscope-run`
+//! records a program that does not use rankscope, until it exits, into a rank snapshot.
 
+pub mod external;
 mod series;
 
+pub use external::ExternalSampler;
 pub use series::{Samples, SeriesDesc, MAX_POINTS};
 
 use crate::collectors::{self, monotonic_ns, Source};
@@ -26,13 +31,55 @@ struct Shared {
     wake: Condvar,
 }
 
+impl Shared {
+    fn new(samples: Samples) -> Self {
+        Shared {
+            samples: Mutex::new(samples),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// The series so far.
+    fn samples(&self) -> Samples {
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Tells the thread to take its last point and leave.
+    fn stop(&self) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+}
+
+/// The series of `sources`, named `<source>.<series>`, in column order.
+fn descriptions(sources: &[&dyn Source]) -> Vec<SeriesDesc> {
+    sources
+        .iter()
+        .flat_map(|src| src.series().iter().map(|m| SeriesDesc::of(src.name(), m)))
+        .collect()
+}
+
+/// Now, in ns since the Unix epoch.
+fn unix_now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
 static SAMPLER: Mutex<Option<Running>> = Mutex::new(None);
 /// The series of a sampler that was stopped, kept for the final outputs.
 static STOPPED: Mutex<Option<Samples>> = Mutex::new(None);
 
 /// Starts the sampler thread when setting `sampler` is on and a source works here; a second
 /// call does nothing. Problems (no source available, a bad interval) are reported on stderr.
+/// Called once per rank process at start-up, which is also when a rank started by
+/// `rankscope-run` tells it that it measures itself ([`external::announce`]).
 pub fn start() {
+    external::announce();
     let s = crate::settings::current();
     if !s.sampler {
         return;
@@ -62,22 +109,16 @@ pub fn start() {
         log::warning!("sampler: no background source works here; sampler off");
         return;
     }
-    let series = sources
-        .iter()
-        .flat_map(|src| src.series().iter().map(|m| SeriesDesc::of(src.name(), m)))
-        .collect();
-    let start_unix_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
-    let shared = Arc::new(Shared {
-        samples: Mutex::new(Samples::new(series, start_unix_ns, interval_ns)),
-        stop: Mutex::new(false),
-        wake: Condvar::new(),
-    });
+    let series = descriptions(&sources);
+    let shared = Arc::new(Shared::new(Samples::new(
+        series,
+        unix_now_ns(),
+        interval_ns,
+    )));
     let for_thread = Arc::clone(&shared);
     let thread = std::thread::Builder::new()
         .name("rankscope-sampler".into())
-        .spawn(move || run(&for_thread, &sources));
+        .spawn(move || run(&for_thread, &sources, true, &|| true));
     match thread {
         Ok(t) => {
             log::debug!("sampler: started, every {:.3} s", interval_ns as f64 / 1e9);
@@ -90,8 +131,14 @@ pub fn start() {
     }
 }
 
-/// The sampler thread: pin, then sample every interval until told to stop.
-fn run(shared: &Shared, sources: &[&'static dyn Source]) {
+/// The sampler thread: pin (with `pin`), then sample every interval until told to stop, or
+/// until `alive` says the sampled process has ended (the point read after its end is dropped).
+/// An external sampler does not pin its thread: it belongs to another process than the one it
+/// measures, and leaves the CPUs to the scheduler.
+fn run(shared: &Shared, sources: &[&dyn Source], pin: bool, alive: &dyn Fn() -> bool) {
+    if !pin {
+        return sample_loop(shared, sources, alive);
+    }
     // Kept for the thread's life: dropping it counts the thread among the rank's again.
     let _pinned = match collectors::topology::pin_collector_thread() {
         Ok(p) => {
@@ -111,6 +158,11 @@ fn run(shared: &Shared, sources: &[&'static dyn Source]) {
             None
         }
     };
+    sample_loop(shared, sources, alive)
+}
+
+/// Samples every interval until told to stop or until `alive` turns false.
+fn sample_loop(shared: &Shared, sources: &[&dyn Source], alive: &dyn Fn() -> bool) {
     let width: usize = sources.iter().map(|s| s.series().len()).sum();
     let mut point = vec![0i64; width];
     // The cost reported is the sampling's, not the one-time pinning's (hwloc loads the
@@ -126,6 +178,10 @@ fn run(shared: &Shared, sources: &[&'static dyn Source]) {
         let now = monotonic_ns();
         sample_all(sources, now - previous, &mut point);
         previous = now;
+        if !alive() {
+            // What was read may belong to a process on its way out (a zombie has no memory).
+            return;
+        }
         let due = {
             let mut samples = shared.samples.lock().unwrap_or_else(|e| e.into_inner());
             samples.cost_ns = collectors::thread_cpu_ns().unwrap_or(cpu0) - cpu0;
@@ -147,7 +203,7 @@ fn run(shared: &Shared, sources: &[&'static dyn Source]) {
 }
 
 /// One point of every source into `point`, `elapsed_ns` after the previous one.
-fn sample_all(sources: &[&'static dyn Source], elapsed_ns: i64, point: &mut [i64]) {
+fn sample_all(sources: &[&dyn Source], elapsed_ns: i64, point: &mut [i64]) {
     let mut at = 0;
     for source in sources {
         let n = source.series().len();
@@ -179,13 +235,7 @@ fn wait(shared: &Shared, due: i64) -> bool {
 /// never ran.
 pub fn snapshot() -> Option<Samples> {
     if let Some(r) = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        return Some(
-            r.shared
-                .samples
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-        );
+        return Some(r.shared.samples());
     }
     STOPPED.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
@@ -196,12 +246,7 @@ pub fn stop() {
     let Some(mut running) = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
-    *running
-        .shared
-        .stop
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = true;
-    running.shared.wake.notify_all();
+    running.shared.stop();
     if let Some(t) = running.thread.take() {
         let _ = t.join();
     }
