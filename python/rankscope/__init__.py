@@ -11,12 +11,32 @@ for rank 0 to write the merged outputs of every rank at exit. Nothing is printed
 - ``rankscope.add_arguments(parser)``: a ``rankscope-config`` argparse sub-command.
 """
 
+import os as _os
+import sys as _sys
+
 from . import _native, _runtime, settings
 from ._cli import add_arguments
 from ._runtime import world
 
 __version__: str = _native.__version__
 
-_runtime.start()
+
+def _is_rankscope_run() -> bool:
+    """Whether this process is the ``rankscope-run`` wrapper (its console script, or
+    ``python -m rankscope.run``): it uses the native module but is not a rank, so it must not
+    start the run (join MPI, write outputs, mark the processes it starts as a rank's)."""
+    argv0 = _sys.argv[0] if _sys.argv else ""
+    if _os.path.basename(argv0) == "rankscope-run":
+        return True
+    # While `python -m M` imports M's package, argv[0] is "-m" and the module name stands in
+    # the interpreter's own arguments just before the program's.
+    orig = getattr(_sys, "orig_argv", [])
+    if argv0 != "-m" or len(orig) < len(_sys.argv) + 1:
+        return False
+    return orig[-len(_sys.argv)].removeprefix("-m") == "rankscope.run"
+
+
+if not _is_rankscope_run():
+    _runtime.start()
 
 __all__ = ["__version__", "add_arguments", "settings", "world"]

@@ -56,6 +56,15 @@ def add_arguments(
     sub = action.add_parser(
         command, help="rankscope settings", description="Set rankscope settings."
     )
+    add_setting_options(sub)
+    return sub
+
+
+def add_setting_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Adds one option per row of the settings table to ``parser`` (``--json-output OFF``,
+    ``--components wall_clock peak_rss``; ``--output_path`` spelled with ``_`` too). Each sets
+    its setting as it is parsed (a rejected value is a usage error) and stores the setting's
+    typed value as ``rankscope_<name>`` in the namespace; options not given are absent."""
     for row in settings.TABLE.values():
         flags = ["--" + row.name.replace("_", "-")]
         if "_" in row.name:
@@ -69,7 +78,7 @@ def add_arguments(
             extra = {"metavar": "{" + ",".join(row.choices) + "}"}
         elif row.kind == "unsigned":
             extra = {"metavar": "N"}
-        sub.add_argument(
+        parser.add_argument(
             *flags,
             dest="rankscope_" + row.name,
             action=_SetSetting,
@@ -77,7 +86,3 @@ def add_arguments(
             help=f"{row.doc} [{row.env_var}; default: {row.default or '(empty)'}]",
             **extra,
         )
-    return sub
-
-
-__all__ = ["COMMAND", "add_arguments"]

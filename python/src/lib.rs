@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod component;
+mod external;
 mod profiler;
 mod region;
 mod runtime;
@@ -23,5 +24,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     component::register(m)?;
     storage::register(m)?;
     runtime::register(m)?;
+    external::register(m)?;
     Ok(())
 }
