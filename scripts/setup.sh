@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what rankscope needs on a Debian machine, only what is missing: system packages
-# (MPI, HDF5, hwloc, clang for bindgen, Python), then a virtualenv at .venv with the Python
-# packages of the tests, and builds the rankscope Python package into it (incrementally: the
-# Rust build shares ./target). Safe to run again.
+# (MPI, HDF5, hwloc, clang for bindgen, Slurm and munge for the Slurm test, Python), then a
+# virtualenv at .venv with the Python packages of the tests, and builds the rankscope Python
+# package into it (incrementally: the Rust build shares ./target). Safe to run again.
 # Needs nothing beyond the Rust toolchain (rustup), the Debian packages below and what it installs
 # into .venv: every Python tool (pip, maturin, ruff, pytest) is run from .venv.
 set -euo pipefail
@@ -14,6 +14,9 @@ packages=(
   libhdf5-dev hdf5-tools
   libhwloc-dev hwloc-nox libudev-dev
   libclang1-14 libclang-common-14-dev
+  # A one-node Slurm on loopback for tests/test_slurm.py (the daemons are started by the test,
+  # never as services): about 8 s to install, once.
+  slurmctld slurmd slurm-client munge
 )
 # Debian's python3 (installed here when there is none, or already /usr/bin/python3) needs
 # python3-venv for `python3 -m venv` and python3-dev for libpython, which `cargo test` links for the
