@@ -98,6 +98,7 @@ pub fn render(profile: &Profile, opts: &TextOptions) -> String {
         }
     }
     out.push_str(&derived(profile, &labels, name_width, opts));
+    out.push_str(&samples(profile, opts));
     if !profile.diagnostics.is_empty() {
         out.push_str("\ndiagnostics:\n");
         for diag in &profile.diagnostics {
@@ -214,6 +215,83 @@ fn with_values_below(p: &Profile, metric: &str) -> Vec<bool> {
         }
     }
     shown
+}
+
+/// Series of the sampler summed up per rank (the series themselves are in the JSON and HDF5
+/// files, drawn by `python -m rankscope.plot memory`): points, span, largest resident size,
+/// peak, and mean and largest CPU use, in the series' display units. Empty when no rank has
+/// samples.
+fn samples(p: &Profile, o: &TextOptions) -> String {
+    let ranks: Vec<_> = p
+        .ranks
+        .iter()
+        .filter_map(|r| Some((r.rank, r.samples.as_ref().filter(|s| !s.is_empty())?)))
+        .collect();
+    let Some((_, first)) = ranks.first() else {
+        return String::new();
+    };
+    // (series, statistic, header); a rank without that series shows `-`.
+    let wanted = [
+        ("process.rss", "max", "RSS_MAX"),
+        ("process.peak_rss", "max", "PEAK_RSS"),
+        ("process.cpu", "mean", "CPU_MEAN"),
+        ("process.cpu", "max", "CPU_MAX"),
+    ];
+    let unit_of = |name: &str| {
+        first
+            .series
+            .iter()
+            .find(|d| d.name == name)
+            .map_or(String::new(), |d| format!("[{}]", d.display_unit))
+    };
+    let mut headers = vec!["RANK".to_string(), "POINTS".into(), "SPAN[s]".into()];
+    headers.extend(wanted.iter().map(|(n, _, h)| format!("{h}{}", unit_of(n))));
+    let mut rows = Vec::new();
+    for (rank, s) in &ranks {
+        let mut row = vec![
+            rank.to_string(),
+            s.len().to_string(),
+            number(s.t_ns.last().copied().unwrap_or(0) as f64 * 1e-9, o),
+        ];
+        for (name, stat, _) in wanted {
+            let cell = s.series.iter().position(|d| d.name == name).and_then(|i| {
+                let column = s.columns.get(i).filter(|c| !c.is_empty())?;
+                let v = match stat {
+                    "max" => *column.iter().max()? as f64,
+                    _ => column.iter().map(|&v| v as f64).sum::<f64>() / column.len() as f64,
+                };
+                Some(number(v * s.series[i].scale, o))
+            });
+            row.push(cell.unwrap_or_else(|| "-".into()));
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain([headers[c].len(), if c == 0 { 0 } else { o.width }])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let mut l = format!("{:<w$}", cells[0], w = widths[0]);
+        for (c, w) in cells[1..].iter().zip(&widths[1..]) {
+            let _ = write!(l, " {c:>w$}");
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = format!(
+        "\nsamples: memory and CPU per rank over time (sampler), every {} s{}\n",
+        number(first.interval_ns as f64 * 1e-9, o),
+        if first.halvings > 0 { " (thinned)" } else { "" }
+    );
+    out.push_str(&line(&headers));
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    out
 }
 
 /// Run description: rank count, node count and the scalar metadata (settings and other nested
@@ -426,6 +504,46 @@ mod tests {
         assert_eq!(row(&r, "perf.ipc", "solve"), ["solve", "0.500"]);
         assert!(!sec.contains("init"));
         assert!(!r.contains("cache_miss_rate"));
+    }
+
+    #[test]
+    fn samples_are_summed_up_per_rank() {
+        use crate::sampler::{Samples, SeriesDesc};
+        let mut p = sample::multi();
+        assert!(!render(&p, &TextOptions::default()).contains("samples:"));
+        let desc = |name: &str, unit: &str, display: &str, scale: f64| SeriesDesc {
+            name: name.into(),
+            unit: unit.into(),
+            display_unit: display.into(),
+            scale,
+            description: String::new(),
+        };
+        let mut s = Samples::new(
+            vec![
+                desc("process.rss", "B", "MiB", 1.0 / (1u64 << 20) as f64),
+                desc("process.peak_rss", "B", "MiB", 1.0 / (1u64 << 20) as f64),
+                desc("process.cpu", "ppm", "%", 1e-4),
+            ],
+            0,
+            100_000_000,
+        );
+        s.push(100_000_000, &[1 << 20, 2 << 20, 500_000]);
+        s.push(200_000_000, &[3 << 20, 3 << 20, 1_000_000]);
+        p.ranks[1].samples = Some(s);
+        let r = render(&p, &TextOptions::default());
+        let title = "samples: memory and CPU per rank over time (sampler), every 0.100 s";
+        assert!(r.contains(title), "{r}");
+        assert!(section(&r, title).contains("RSS_MAX[MiB]"), "{r}");
+        let rank = p.ranks[1].rank.to_string();
+        assert_eq!(
+            row(&r, title, &rank),
+            [&rank, "2", "0.200", "3.000", "3.000", "75.000", "100.000"]
+        );
+        // Only ranks with samples get a row.
+        let other = p.ranks[0].rank.to_string();
+        assert!(section(&r, title)
+            .lines()
+            .all(|l| l.split_whitespace().next() != Some(other.as_str())));
     }
 
     #[test]
