@@ -50,6 +50,9 @@ mpi_thread_type: str
 mpi_init: bool
 rank_output: bool
 auto_output: bool
+snapshot_interval: int
+snapshot_signals: bool
+dump_after: int
 sampler: bool
 perf_events: str
 sampler_interval: str

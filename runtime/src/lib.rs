@@ -13,6 +13,7 @@ pub mod output;
 pub mod profile;
 pub mod region;
 pub mod registry;
+pub mod resilience;
 pub mod sampler;
 pub mod settings;
 pub mod storage;

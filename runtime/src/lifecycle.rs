@@ -88,6 +88,7 @@ fn setup() {
             log::debug!("registered collector {} ({})", c.name(), c.description());
         }
         crate::sampler::start();
+        crate::resilience::start();
         let s = settings::current();
         if s.trace_output {
             log::warning!("trace_output: the Chrome/Perfetto trace writer is not implemented in this version; no trace will be written");
@@ -291,7 +292,19 @@ pub fn output_options(s: &Settings) -> OutputOptions {
 /// application.
 pub fn write(profile: &Profile) -> Vec<PathBuf> {
     let s = settings::current();
-    match output::write_all(profile, &output_options(&s)) {
+    let mut o = output_options(&s);
+    let written = output::write_all(profile, &o).or_else(|e| {
+        // The data must survive an unwritable or full output path: say why, and where it goes.
+        let fallback = output::fallback_for(&o.output_path);
+        log::error!(
+            "could not write outputs to {}: {e}; writing them to {} instead",
+            o.output_path.display(),
+            fallback.display()
+        );
+        o.output_path = fallback;
+        output::write_all(profile, &o)
+    });
+    match written {
         Ok(files) => {
             for f in &files {
                 let bytes = std::fs::metadata(f).map_or(0, |m| m.len());
@@ -345,23 +358,12 @@ fn final_outputs() {
 }
 
 /// Writes this rank's own profile, without any communication, into a folder of its own next to
-/// the merged outputs: `<output_path>-rank<N>` (never overwritten). Used by `rank_output`
-/// (before the reduction, so that a job dying in it loses nothing) and after a fatal error.
-/// Returns the folder; problems are reported on stderr.
+/// the merged outputs: `<output_path>-rank<N>` (claimed once per process, then replaced file by
+/// file atomically; see [`resilience::snapshot`](crate::resilience::snapshot)). Used by
+/// `rank_output` (before the reduction, so that a job dying in it loses nothing) and after a
+/// fatal error. Returns the folder; problems are reported on stderr.
 pub fn write_rank_snapshot() -> Option<PathBuf> {
-    let s = settings::current();
-    let rank = mpi::world().rank;
-    let mut o = output_options(&s);
-    o.output_path = PathBuf::from(format!("{}-rank{rank}", s.output_path));
-    o.time_output = false;
-    (o.hdf5_output, o.caliper_output, o.dart_output) = (false, false, false);
-    match output::write_all(&get(), &o) {
-        Ok(files) => files.first().and_then(|f| f.parent()).map(PathBuf::from),
-        Err(e) => {
-            log::error!("rank {rank} could not write its own data: {e}");
-            None
-        }
-    }
+    crate::resilience::snapshot::write(crate::resilience::Reason::RankOutput)
 }
 
 /// After a fatal error on this rank (an uncaught exception): writes this rank's own data
@@ -375,7 +377,7 @@ pub fn abort(code: i32) -> Option<PathBuf> {
     FINAL_DONE.store(true, Ordering::SeqCst);
     let dir = settings::current()
         .enabled
-        .then(write_rank_snapshot)
+        .then(|| crate::resilience::snapshot::write(crate::resilience::Reason::Error))
         .flatten();
     if let Some(d) = &dir {
         log::warning!(

@@ -55,11 +55,16 @@ Defaults come from RANKSCOPE_PRECISION, RANKSCOPE_WIDTH and RANKSCOPE_SCIENTIFIC
 ";
 
 const MERGE_HELP: &str = "\
-Merge profiles written separately by the ranks of one run (the snapshots of setting rank_output,
-<output_path>-rank<N>/profile.json) into the result rank 0 would have written, and write its
-outputs (the enabled ones, as at the end of a run) into a new folder. Prints the files written.
+Merge profiles written separately by the ranks of one run (their snapshots,
+<output_path>-rank<N>/profile.json: setting rank_output, snapshot_interval, dump_after, or a
+signal) into the result rank 0 would have written, and write its outputs (the enabled ones, as at
+the end of a run) into a new folder. Prints the files written; on stderr, where each rank came
+from, how old its snapshot is, and which ranks of the job are missing.
 
-Usage: rankscope merge FILE... [--output DIR]
+Usage: rankscope merge FILE|DIR... [--output DIR]
+
+A DIR holding profile.json stands for that file; any other DIR for the rank snapshot folders
+(NAME-rank<N>) in it.
 
 Options:
   --output DIR        Output folder (default: setting output_path); never overwritten
@@ -246,6 +251,33 @@ fn report(args: &[OsString]) -> Result<(), Failure> {
     print(&text_report(&profile, &opts))
 }
 
+/// What `rankscope merge` says on stderr: each rank's source, snapshot reason and age, and the
+/// missing ranks.
+fn merge_summary(report: &rankscope::output::MergeReport, now: std::time::SystemTime) -> String {
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut out = String::new();
+    for r in &report.ranks {
+        let what = match (&r.reason, r.taken_unix) {
+            (Some(reason), Some(t)) => format!(" ({reason} snapshot, {:.0} s old)", now - t),
+            (None, Some(t)) => format!(" ({:.0} s old)", now - t),
+            _ => String::new(),
+        };
+        out.push_str(&format!("rank {}: {}{what}\n", r.rank, r.file.display()));
+    }
+    let missing = report.missing();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(u32::to_string).collect();
+        out.push_str(&format!(
+            "missing ranks: {} (of {}): no snapshot of theirs was given\n",
+            list.join(", "),
+            report.world_size.unwrap_or(0)
+        ));
+    }
+    out
+}
+
 fn merge(args: &[OsString]) -> Result<(), Failure> {
     let mut opts = rankscope::lifecycle::output_options(&rankscope::settings::current());
     let mut files = Vec::new();
@@ -265,16 +297,20 @@ fn merge(args: &[OsString]) -> Result<(), Failure> {
                     did_you_mean(flag, &["--output", "--help"])
                 )))
             }
-            _ => files.push(PathBuf::from(arg)),
+            _ => files.extend(
+                rankscope::output::profile_files(Path::new(arg))
+                    .map_err(|e| Failure::File(e.to_string()))?,
+            ),
         }
     }
     if files.is_empty() {
         return Err(Failure::Usage(
-            "'merge' needs the profile files of the ranks".into(),
+            "'merge' needs the profile files of the ranks, or a folder of rank snapshots".into(),
         ));
     }
-    let merged =
-        rankscope::output::merge_files(&files).map_err(|e| Failure::File(e.to_string()))?;
+    let (merged, report) = rankscope::output::merge_files_reporting(&files)
+        .map_err(|e| Failure::File(e.to_string()))?;
+    eprint!("{}", merge_summary(&report, std::time::SystemTime::now()));
     let written = rankscope::output::write_all(&merged, &opts)
         .map_err(|e| Failure::File(format!("writing the merged outputs: {e}")))?;
     let list: Vec<String> = written

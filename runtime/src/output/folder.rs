@@ -96,6 +96,16 @@ fn with_suffix(base: &Path, n: u32) -> PathBuf {
     base.with_file_name(name)
 }
 
+/// Where outputs go when their own place cannot take them (unwritable, full, not a folder):
+/// `$TMPDIR/rankscope-fallback/<name of output_path>` (`/tmp` without `TMPDIR`), claimed like
+/// any output folder. The error message names it.
+pub fn fallback_for(output_path: &Path) -> PathBuf {
+    let name = output_path
+        .file_name()
+        .map_or_else(|| DEFAULT_FOLDER.into(), |n| n.to_os_string());
+    std::env::temp_dir().join("rankscope-fallback").join(name)
+}
+
 /// Writes `bytes` to `dir/file_name` through a hidden temporary file in the same folder: write,
 /// fsync, rename. On any error the temporary is removed and the error names the file.
 pub fn write_atomic(dir: &Path, file_name: &str, bytes: &[u8]) -> io::Result<PathBuf> {

@@ -21,9 +21,9 @@ pub mod text;
 
 pub use check::check;
 pub use dart::dart_lines;
-pub use folder::{write_atomic, OutputDir};
+pub use folder::{fallback_for, write_atomic, OutputDir};
 pub use json::{parse_profile, read_profile, to_json};
-pub use merge::merge_files;
+pub use merge::{merge_files, merge_files_reporting, profile_files, MergeReport, MergedRank};
 pub use text::{render as text_report, TextOptions};
 
 use crate::log;

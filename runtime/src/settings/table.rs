@@ -233,6 +233,12 @@ settings_table! {
         "Every rank also writes its own snapshot file, so a job that dies loses nothing (mergeable offline).";
     auto_output: bool = "true",
         "Write the outputs automatically at exit.";
+    snapshot_interval: u32 = "0",
+        "Every rank writes its own snapshot (no MPI call) every this many seconds, so a killed job loses at most that much; 0: never.";
+    snapshot_signals: bool = "true",
+        "On SIGTERM, SIGUSR1 and SIGXCPU every rank writes its snapshot, then the signal goes on to the program's handler or its default action (SIGUSR1 then only asks for the snapshot).";
+    dump_after: u32 = "0",
+        "Every rank writes its snapshot once, this many seconds after the start, without any MPI call (for jobs that may hang); 0: never.";
     sampler: bool = "false",
         "Run the per-rank sampler: memory and CPU of each rank over time, every sampler_interval seconds, in every output.";
 }

@@ -104,6 +104,7 @@ pub fn leave(token: Token, values: &[i64]) {
         {
             l.close_above(token);
             let f = l.frames.pop().expect("checked above");
+            l.store.open.truncate(l.frames.len());
             if f.node != NO_NODE {
                 // SAFETY: owning thread; recording goes through atomic cells only.
                 unsafe { l.store.owner_tree() }.record(f.node, f.slots, f.bundle.metrics(), values);
@@ -212,6 +213,7 @@ impl Local {
             name,
             external,
         });
+        self.store.open.push(depth as usize, name);
         Token { depth, name }
     }
 
@@ -304,8 +306,10 @@ impl Local {
         }
     }
 
+    /// Records a frame just popped from `frames`.
     #[inline]
     fn finish(&mut self, f: Frame) {
+        self.store.open.truncate(self.frames.len());
         if f.node == NO_NODE || f.external {
             return;
         }

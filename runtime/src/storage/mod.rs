@@ -16,3 +16,9 @@ mod tree;
 pub use local::{enter, leave, open_regions, start, stop, stop_named, Token};
 pub use names::{intern, resolve as name_of, NameId};
 pub use snapshot::profile;
+
+/// The regions open on every thread now (thread index, names outermost first, how many are
+/// open), readable from any thread: what a snapshot asked by a signal marks as open.
+pub fn open_everywhere() -> Vec<(u32, Vec<String>, usize)> {
+    store::ThreadStore::open_everywhere()
+}

@@ -1,7 +1,9 @@
 //! Per-thread stores and the process-wide list of them.
 
+use super::names::NameId;
 use super::tree::Tree;
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Most diagnostics kept per thread; later ones are only counted.
@@ -18,6 +20,48 @@ pub struct ThreadStore {
     lock: Mutex<()>,
     tree: UnsafeCell<Tree>,
     diagnostics: Mutex<Diagnostics>,
+    /// The regions running on the thread now, for snapshots taken from another thread.
+    pub open: OpenStack,
+}
+
+/// Outermost open regions a snapshot can name per thread; deeper ones are counted.
+pub const OPEN_SHOWN: usize = 32;
+
+/// The names of the regions running on a thread, outermost first, readable from any thread
+/// (a snapshot asked by a signal, while the thread is stuck in a collective). The owner
+/// publishes each start and stop with relaxed stores, two per region; a reader may see the
+/// stack one start or stop behind, never a torn name.
+#[derive(Default)]
+pub struct OpenStack {
+    depth: AtomicU32,
+    names: [AtomicU32; OPEN_SHOWN],
+}
+
+impl OpenStack {
+    /// A region named `name` started at `depth` (0 outermost).
+    #[inline]
+    pub fn push(&self, depth: usize, name: NameId) {
+        if let Some(slot) = self.names.get(depth) {
+            slot.store(name.0, Relaxed);
+        }
+        self.depth.store(depth as u32 + 1, Relaxed);
+    }
+
+    /// The regions above `depth` stopped.
+    #[inline]
+    pub fn truncate(&self, depth: usize) {
+        self.depth.store(depth as u32, Relaxed);
+    }
+
+    /// The names of the open regions (at most [`OPEN_SHOWN`]) and how many are open in all.
+    pub fn read(&self) -> (Vec<NameId>, usize) {
+        let depth = self.depth.load(Relaxed) as usize;
+        let shown = self.names[..depth.min(OPEN_SHOWN)]
+            .iter()
+            .map(|n| NameId(n.load(Relaxed)))
+            .collect();
+        (shown, depth)
+    }
 }
 
 #[derive(Default)]
@@ -47,9 +91,28 @@ impl ThreadStore {
             lock: Mutex::new(()),
             tree: UnsafeCell::new(Tree::new()),
             diagnostics: Mutex::default(),
+            open: OpenStack::default(),
         });
         all.push(store.clone());
         store
+    }
+
+    /// The regions open on every thread now, from any thread: per thread with open regions,
+    /// its index, their names outermost first (at most [`OPEN_SHOWN`]) and how many are open.
+    pub fn open_everywhere() -> Vec<(u32, Vec<String>, usize)> {
+        Self::all()
+            .iter()
+            .filter_map(|t| {
+                let (names, depth) = t.open.read();
+                (depth > 0).then(|| {
+                    let names = names
+                        .into_iter()
+                        .map(|n| super::names::resolve(n).to_string())
+                        .collect();
+                    (t.index, names, depth)
+                })
+            })
+            .collect()
     }
 
     /// Every store registered so far, ended threads included.
