@@ -17,10 +17,15 @@ pytestmark = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun n
 
 
 def run(
-    tmp_path: Path, *parts: str, timeout: float = 120, extra_env: dict | None = None
+    tmp_path: Path,
+    *parts: str,
+    timeout: float = 120,
+    extra_env: dict | None = None,
+    python_args: tuple = (),
 ) -> subprocess.CompletedProcess:
     """Runs the script made of ``parts`` (each dedented on its own) on RANKS ranks, with
-    ``extra_env`` added to the environment."""
+    ``extra_env`` added to the environment and ``python_args`` given to Python before the
+    script (``("-m", "mpi4py.futures")``)."""
     script = tmp_path / "job.py"
     script.write_text("\n".join(textwrap.dedent(part) for part in parts))
     env = dict(os.environ)
@@ -36,7 +41,7 @@ def run(
     )
     env.update(extra_env or {})
     return subprocess.run(
-        ["mpirun", "-n", str(RANKS), sys.executable, str(script)],
+        ["mpirun", "-n", str(RANKS), sys.executable, *python_args, str(script)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -5,7 +5,6 @@ errors before MPI, the verbose and debug settings, and runs that measured nothin
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -265,33 +264,22 @@ def test_timemory_overview_workflow_runs_under_mpirun(tmp_path):
 def test_mpi_pool_runs_decorated_functions_on_worker_ranks(tmp_path):
     """mpi4py.futures pickles the decorated function to the worker ranks; every rank's calls
     reach rank 0's merged result."""
-    script = tmp_path / "pool.py"
-    script.write_text(
-        "import rankscope\n"
-        "from rankscope.bundle import marker\n"
-        "from mpi4py.futures import MPIPoolExecutor\n\n"
-        "@marker(['wall_clock'])\n"
-        "def square(x):\n"
-        "    return x * x\n\n"
-        "if __name__ == '__main__':\n"
-        "    with MPIPoolExecutor() as pool:\n"
-        "        print(sum(pool.map(square, range(10))))\n"
-    )
-    env = dict(os.environ)
-    env.update(
-        OMPI_ALLOW_RUN_AS_ROOT="1",
-        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-        OMPI_MCA_rmaps_base_oversubscribe="1",
-        RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"),
-    )
-    p = subprocess.run(
-        ["mpirun", "-n", str(RANKS), sys.executable, "-m", "mpi4py.futures", str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    p = run(
+        tmp_path,
+        """
+    import rankscope
+    from rankscope.bundle import marker
+    from mpi4py.futures import MPIPoolExecutor
+
+    @marker(["wall_clock"])
+    def square(x):
+        return x * x
+
+    if __name__ == "__main__":
+        with MPIPoolExecutor() as pool:
+            print(sum(pool.map(square, range(10))))
+    """,
+        python_args=("-m", "mpi4py.futures"),
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["285"]
