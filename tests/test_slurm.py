@@ -110,7 +110,8 @@ class Cluster:
             "\n".join(
                 [
                     "ClusterName=rankscope-test",
-                    "SlurmctldHost=localhost",
+                    # By address: a fresh system may have no /etc/hosts to name localhost.
+                    f"SlurmctldHost={socket.gethostname()}(127.0.0.1)",
                     f"SlurmctldPort={_free_port()}",
                     f"SlurmdPort={_free_port()}",
                     "SlurmUser=root",
@@ -140,6 +141,10 @@ class Cluster:
                 ]
             )
         )
+        # Nothing here uses cgroups (task/none, proctrack/linuxproc), but slurmd 22.05 loads a
+        # cgroup plugin anyway, and its autodetection fails where /sys/fs/cgroup is not
+        # mounted (a chroot): the v1 plugin's start-up reads no file system.
+        (r / "etc" / "cgroup.conf").write_text("CgroupPlugin=cgroup/v1\n")
         for daemon in ["slurmctld", "slurmd"]:
             log = open(r / "log" / f"{daemon}.out", "wb")  # noqa: SIM115 - kept for the daemon
             self.procs.append(

@@ -434,7 +434,7 @@ def launch(ns: argparse.Namespace, command: list[str], argv: Sequence[str]) -> i
     ]
     cmd += [sys.executable, "-m", MODULE, *inner, "--", *command]
     if _verbose() >= 1:
-        _say(None, "starting " + " ".join(cmd))
+        _say(None, "starting " + shlex.join(cmd))
     try:
         child = subprocess.Popen(cmd)
     except OSError as e:
