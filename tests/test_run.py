@@ -127,9 +127,13 @@ def test_signals_reach_the_program_and_snapshots_are_written(tmp_path):
             while not (tmp_path / f"got-{sig.name}").exists():
                 assert time.monotonic() < deadline, sig
                 time.sleep(0.02)
-        # SIGUSR1 wrote the snapshot at once, while the program runs on.
+        # SIGUSR1 writes the snapshot at once (just after passing the signal on), while the
+        # program runs on.
         snap = tmp_path / "rankscope-output-rank0" / "profile.json"
-        assert snap.is_file()
+        deadline = time.monotonic() + 10
+        while not snap.is_file():
+            assert time.monotonic() < deadline and p.poll() is None
+            time.sleep(0.02)
         early = len(json.loads(snap.read_text())["ranks"][0]["samples"]["t_ns"])
         time.sleep(0.2)
         p.send_signal(signal.SIGTERM)

@@ -6,13 +6,17 @@
 use crate::log;
 use crate::mpi;
 use crate::output::{self, folder};
+use crate::profile::Profile;
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// This process's snapshot folder, once claimed.
-static FOLDER: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The folder claimed in this process for each wanted snapshot folder (`<output_path>-rank<N>`;
+/// the fallback when that one failed).
+static FOLDERS: Mutex<BTreeMap<PathBuf, PathBuf>> = Mutex::new(BTreeMap::new());
 /// One snapshot at a time (the writer thread's and an error's may meet): they would claim two
 /// folders or interleave their files.
 static WRITING: Mutex<()> = Mutex::new(());
@@ -47,7 +51,6 @@ impl Reason {
 /// Writes this rank's profile now (no MPI call) as `profile.json` and `report.txt` in its
 /// snapshot folder; returns the folder. Problems are reported on stderr.
 pub fn write(reason: Reason) -> Option<PathBuf> {
-    let _one_at_a_time = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     let began = std::time::Instant::now();
     let s = crate::settings::current();
     let w = mpi::world();
@@ -76,23 +79,7 @@ pub fn write(reason: Reason) -> Option<PathBuf> {
     ] {
         p.metadata.insert(k.to_string(), v);
     }
-    let o = crate::lifecycle::output_options(&s);
-    let prefix = &s.output_prefix;
-    let put = |dir: &Path| -> std::io::Result<()> {
-        let json = output::to_json(&p)?;
-        let text = output::text_report(&p, &o.text);
-        output::write_atomic(dir, &format!("{prefix}profile.json"), &json)?;
-        output::write_atomic(dir, &format!("{prefix}report.txt"), text.as_bytes())?;
-        Ok(())
-    };
-    let result = folder_for(&s.output_path, w.rank).and_then(|dir| match put(&dir) {
-        Ok(()) => Ok(dir),
-        // Full or unwritable since the folder was claimed: the fallback from now on.
-        Err(e) => {
-            let dir = fall_back(&dir, w.rank, &e)?;
-            put(&dir).map(|()| dir)
-        }
-    });
+    let result = write_profile(&p, w.rank, Path::new(&s.output_path));
     match result {
         Ok(dir) => {
             log::debug!(
@@ -110,33 +97,70 @@ pub fn write(reason: Reason) -> Option<PathBuf> {
     }
 }
 
-/// The folder claimed for this process's snapshots (`<output_path>-rank<N>`, or a suffixed
-/// name when a run before left one), claimed at the first snapshot.
-fn folder_for(output_path: &str, rank: u32) -> std::io::Result<PathBuf> {
-    let slot = FOLDER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(dir) = slot.as_ref() {
-        return Ok(dir.clone());
-    }
-    let wanted = PathBuf::from(format!("{output_path}-rank{rank}"));
-    drop(slot);
-    let dir = match folder::claim_folder(&wanted, None) {
-        Ok(dir) => dir,
-        Err(e) => return fall_back(&wanted, rank, &e),
+/// Writes `profile` as rank `rank`'s snapshot into `<output_path>-rank<rank>/`: claimed at the
+/// first call for that path (`-1`, `-2`, ... appended when a run before left one), then its
+/// files replaced atomically at every later call, so a snapshot taken on a signal is simply
+/// completed by a later one. `profile.json` (what `rankscope merge` reads) and, with setting
+/// `text_output`, `report.txt`. When the folder cannot be claimed or written (unwritable, full),
+/// the fallback folder takes it and later snapshots, and stderr names both. Returns the folder.
+pub fn write_profile(profile: &Profile, rank: u32, output_path: &Path) -> io::Result<PathBuf> {
+    let mut wanted = output_path.as_os_str().to_owned();
+    wanted.push(format!("-rank{rank}"));
+    let wanted = PathBuf::from(wanted);
+    let _one_at_a_time = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    let s = crate::settings::current();
+    let put = |dir: &Path| -> io::Result<()> {
+        let prefix = &s.output_prefix;
+        output::write_atomic(
+            dir,
+            &format!("{prefix}profile.json"),
+            &output::to_json(profile)?,
+        )?;
+        if s.text_output {
+            let text = output::text_report(profile, &crate::lifecycle::output_options(&s).text);
+            output::write_atomic(dir, &format!("{prefix}report.txt"), text.as_bytes())?;
+        }
+        Ok(())
     };
-    *FOLDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.clone());
-    Ok(dir)
+    let claimed = FOLDERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&wanted)
+        .cloned();
+    let dir = match claimed {
+        Some(dir) => dir,
+        None => match folder::claim_folder(&wanted, None) {
+            Ok(dir) => remember(&wanted, dir),
+            Err(e) => fall_back(&wanted, rank, &e)?,
+        },
+    };
+    match put(&dir) {
+        Ok(()) => Ok(dir),
+        // Full or unwritable since the folder was claimed: the fallback from now on.
+        Err(e) => {
+            let dir = fall_back(&wanted, rank, &e)?;
+            put(&dir).map(|()| dir)
+        }
+    }
+}
+
+/// Notes that snapshots meant for `wanted` go to `dir` in this process.
+fn remember(wanted: &Path, dir: PathBuf) -> PathBuf {
+    FOLDERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(wanted.to_path_buf(), dir.clone());
+    dir
 }
 
 /// Claims the fallback folder for `wanted` (see [`folder::fallback_for`]) after `error`, says
 /// so on stderr, and uses it for this process's later snapshots.
-fn fall_back(wanted: &Path, rank: u32, error: &std::io::Error) -> std::io::Result<PathBuf> {
+fn fall_back(wanted: &Path, rank: u32, error: &io::Error) -> io::Result<PathBuf> {
     let fallback = folder::fallback_for(wanted);
     log::error!(
         "could not write rank {rank}'s snapshot to {}: {error}; writing it to {} instead",
         wanted.display(),
         fallback.display()
     );
-    let dir = folder::claim_folder(&fallback, None)?;
-    *FOLDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.clone());
-    Ok(dir)
+    Ok(remember(wanted, folder::claim_folder(&fallback, None)?))
 }

@@ -24,7 +24,6 @@ use super::{descriptions, run, unix_now_ns, Samples, Shared};
 use crate::collectors::sampler::{alive, ProcessSource};
 use crate::collectors::topology::{pid_binding, Binding};
 use crate::collectors::{Availability, Source};
-use crate::output::OutputDir;
 use crate::profile::{Profile, RankInfo};
 use crate::{log, mpi, settings};
 use serde_json::Value;
@@ -47,8 +46,6 @@ pub struct ExternalSampler {
     /// The program's CPU binding, read at the start and again at each snapshot while it runs.
     binding: Binding,
     start_unix_ns: i64,
-    /// The folder of the first snapshot, rewritten by later ones.
-    snapshot_dir: Option<OutputDir>,
 }
 
 impl ExternalSampler {
@@ -98,14 +95,7 @@ impl ExternalSampler {
             if tree { " and its children" } else { "" },
             interval_ns as f64 / 1e9
         );
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| {
-                b.split(|c| *c == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cmdline = command_line(pid);
         let executable = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map(|p| p.display().to_string())
             .unwrap_or_default();
@@ -118,7 +108,6 @@ impl ExternalSampler {
             executable,
             binding: pid_binding(pid),
             start_unix_ns,
-            snapshot_dir: None,
         })
     }
 
@@ -215,38 +204,21 @@ impl ExternalSampler {
         p
     }
 
-    /// Writes the series so far as rank `rank`'s snapshot into `<output_path>-rank<rank>/`
-    /// (claimed at the first call, `-1`, `-2`, ... appended if it exists, as every output
-    /// folder; later calls rewrite the files of that same folder, so a snapshot taken on
-    /// SIGTERM is completed at the end): `profile.json` always (what `rankscope merge` reads),
-    /// `report.txt` with setting `text_output`. Each file is written under a temporary name and
-    /// renamed. Returns the folder.
+    /// Writes the series so far as rank `rank`'s snapshot into `<output_path>-rank<rank>/`, as
+    /// every rank snapshot is written ([`write_profile`](crate::resilience::snapshot::write_profile):
+    /// claimed at the first call, rewritten atomically by later ones, so a snapshot taken on
+    /// SIGTERM is completed at the end; a fallback folder when that one cannot take it).
+    /// Returns the folder.
     pub fn write_snapshot(&mut self, rank: u32, output_path: &Path) -> io::Result<PathBuf> {
         let profile = self.profile(rank);
-        let s = settings::current();
-        let dir = match &self.snapshot_dir {
-            Some(d) => d.clone(),
-            None => {
-                let mut name = output_path.as_os_str().to_owned();
-                name.push(format!("-rank{rank}"));
-                let d = OutputDir::create(Path::new(&name), false, &s.output_prefix)?;
-                self.snapshot_dir = Some(d.clone());
-                d
-            }
-        };
-        dir.write("profile.json", &crate::output::to_json(&profile)?)?;
-        if s.text_output {
-            let o = crate::lifecycle::output_options(&s);
-            let text = crate::output::text_report(&profile, &o.text);
-            dir.write("report.txt", text.as_bytes())?;
-        }
+        let dir = crate::resilience::snapshot::write_profile(&profile, rank, output_path)?;
         log::debug!(
             "external sampler: rank {rank}: {} points of process {} in {}",
             profile.ranks[0].samples.as_ref().map_or(0, |s| s.len()),
             self.pid,
-            dir.path.display()
+            dir.display()
         );
-        Ok(dir.path)
+        Ok(dir)
     }
 }
 
@@ -254,6 +226,30 @@ impl Drop for ExternalSampler {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The command line of process `pid`. Right after a parent's `exec` returns, the new program's
+/// arguments may not be in place yet (`/proc/<pid>/cmdline` is then empty for a moment): read
+/// again, for up to 100 ms, while the process runs.
+fn command_line(pid: u32) -> Vec<String> {
+    let read = || -> Vec<String> {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                b.split(|c| *c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..100 {
+        let words = read();
+        if !words.is_empty() || !alive(pid) {
+            return words;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    read()
 }
 
 /// Set by `rankscope-run` for the program it starts: a folder where a rank process that runs
