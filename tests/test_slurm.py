@@ -390,6 +390,71 @@ def test_scancel_keeps_every_ranks_external_snapshot(cluster, job_env, mpi_alloc
     assert sorted(rank_samples(read(merged / "profile.json"))) == list(range(RANKS))
 
 
+RANKSCOPE_PROGRAM = """
+import sys, time
+import rankscope
+from rankscope.bundle import marker
+
+@marker(["wall_clock"])
+def step():
+    time.sleep(0.05)
+
+step()
+open(f"{sys.argv[1]}.{rankscope.world()['rank']}", "w").close()
+while True:
+    step()
+"""
+
+
+def test_scancel_of_a_rankscope_program_merges_its_own_snapshots(cluster, job_env, tmp_path):
+    job = cluster.sbatch(
+        tmp_path,
+        f"-n{RANKS}",
+        "-O",
+        "-o",
+        "job.out",
+        template("one-node.sbatch"),
+        sys.executable,
+        "-c",
+        RANKSCOPE_PROGRAM,
+        str(tmp_path / "started"),
+        env=job_env,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("started.*"))) < RANKS:
+        assert time.monotonic() < deadline and cluster.running(job), (
+            (tmp_path / "job.out").read_text() if (tmp_path / "job.out").exists() else "no output"
+        )
+        time.sleep(0.1)
+    folders = [tmp_path / f"rankscope-output-{job}.0-rank{r}" for r in range(RANKS)]
+    # The walltime warning: rankscope's own SIGUSR1 snapshot on every rank (the program
+    # started with SIGUSR1 ignored goes on; rankscope-run, told by the program that it measures
+    # itself, writes none).
+    cluster.run("scancel", "--batch", "--signal=USR1", job)
+    deadline = time.monotonic() + 20
+    while not all((f / "profile.json").is_file() for f in folders):
+        assert time.monotonic() < deadline, (tmp_path / "job.out").read_text()
+        time.sleep(0.1)
+    assert cluster.running(job)
+    cluster.run("scancel", job)
+    cluster.wait(job, timeout=60)
+    log = (tmp_path / "job.out").read_text()
+    assert sorted(tmp_path.glob(f"rankscope-output-{job}.0-rank*")) == folders, log
+    merged = tmp_path / "merged"
+    cluster.run(
+        job_env["RS_CLI"],
+        "merge",
+        *[str(f / "profile.json") for f in folders],
+        "--output",
+        str(merged),
+    )
+    p = read(merged / "profile.json")
+    assert sorted(rank_samples(p)) == list(range(RANKS)), log
+    assert any(n["name"] == "step" for n in p["nodes"]), log
+    # Every rank's series (rankscope-run turned the sampler on) came with it.
+    assert all(s and s["t_ns"] for s in rank_samples(p).values()), log
+
+
 def test_multi_node_template_on_one_node(cluster, job_env, mpi_alloc, tmp_path):
     # The several-node template, on this one node: sbatch options override its #SBATCH lines.
     job = cluster.sbatch(

@@ -175,11 +175,11 @@ impl Source for ProcessSource {
     fn probe(&self) -> Availability {
         match self.target {
             Target::Current => probe_statm(),
-            Target::Pid { pid, tree } => match procfs::read(pid, tree) {
-                Some(r) if r.rss > 0 => Availability::Available,
-                Some(_) => Availability::Unavailable(format!(
-                    "/proc/{pid}/statm shows no resident memory (a kernel thread or a process that has ended)"
-                )),
+            // Whether it runs, not what it holds: a program caught in its exec may show no
+            // resident memory for a moment.
+            Target::Pid { pid, .. } => match procfs::stat(pid) {
+                Some(s) if s.running() => Availability::Available,
+                Some(_) => Availability::Unavailable(format!("process {pid} has ended")),
                 None => Availability::Unavailable(format!(
                     "cannot read /proc/{pid}/stat: no such process, or not allowed"
                 )),
