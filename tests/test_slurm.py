@@ -340,6 +340,27 @@ def test_program_without_rankscope_is_sampled_per_rank_and_merged(
     assert (out / "memory.png").stat().st_size > 0, log
 
 
+def wait_until_every_rank_started(cluster, job: str, tmp_path: Path) -> None:
+    """Until every rank of the job has written its `started.<rank>` file."""
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("started.*"))) < RANKS:
+        assert time.monotonic() < deadline and cluster.running(job), (
+            (tmp_path / "job.out").read_text() if (tmp_path / "job.out").exists() else "no output"
+        )
+        time.sleep(0.1)
+
+
+def warn_and_wait_for_snapshots(cluster, job: str, tmp_path: Path, folders: list) -> None:
+    """What --signal=B:USR1@N does before the walltime: USR1 to the batch shell, which the
+    template passes to the step; then until every rank's snapshot is there, the job running on."""
+    cluster.run("scancel", "--batch", "--signal=USR1", job)
+    deadline = time.monotonic() + 20
+    while not all((f / "profile.json").is_file() for f in folders):
+        assert time.monotonic() < deadline, (tmp_path / "job.out").read_text()
+        time.sleep(0.1)
+    assert cluster.running(job)
+
+
 def test_scancel_keeps_every_ranks_external_snapshot(cluster, job_env, mpi_alloc, tmp_path):
     job = cluster.sbatch(
         tmp_path,
@@ -353,21 +374,11 @@ def test_scancel_keeps_every_ranks_external_snapshot(cluster, job_env, mpi_alloc
         str(tmp_path / "started"),
         env={**job_env, "RUN_ARGS": "--sampler-interval 0.05"},
     )
-    deadline = time.monotonic() + 60
-    while len(list(tmp_path.glob("started.*"))) < RANKS:
-        assert time.monotonic() < deadline and cluster.running(job), (
-            (tmp_path / "job.out").read_text() if (tmp_path / "job.out").exists() else "no output"
-        )
-        time.sleep(0.1)
+    wait_until_every_rank_started(cluster, job, tmp_path)
     folders = [tmp_path / f"rankscope-output-{job}.0-rank{r}" for r in range(RANKS)]
     # What --signal=B:USR1@N does before the walltime: the batch shell gets USR1 and the
     # template passes it to the step; every rank writes its snapshot and the program goes on.
-    cluster.run("scancel", "--batch", "--signal=USR1", job)
-    deadline = time.monotonic() + 20
-    while not all((f / "profile.json").is_file() for f in folders):
-        assert time.monotonic() < deadline, (tmp_path / "job.out").read_text()
-        time.sleep(0.1)
-    assert cluster.running(job)
+    warn_and_wait_for_snapshots(cluster, job, tmp_path, folders)
     early = {f: len(read(f / "profile.json")["ranks"][0]["samples"]["t_ns"]) for f in folders}
     time.sleep(0.5)
     cluster.run("scancel", job)
@@ -420,22 +431,12 @@ def test_scancel_of_a_rankscope_program_merges_its_own_snapshots(cluster, job_en
         str(tmp_path / "started"),
         env=job_env,
     )
-    deadline = time.monotonic() + 60
-    while len(list(tmp_path.glob("started.*"))) < RANKS:
-        assert time.monotonic() < deadline and cluster.running(job), (
-            (tmp_path / "job.out").read_text() if (tmp_path / "job.out").exists() else "no output"
-        )
-        time.sleep(0.1)
+    wait_until_every_rank_started(cluster, job, tmp_path)
     folders = [tmp_path / f"rankscope-output-{job}.0-rank{r}" for r in range(RANKS)]
     # The walltime warning: rankscope's own SIGUSR1 snapshot on every rank (the program
     # started with SIGUSR1 ignored goes on; rankscope-run, told by the program that it measures
     # itself, writes none).
-    cluster.run("scancel", "--batch", "--signal=USR1", job)
-    deadline = time.monotonic() + 20
-    while not all((f / "profile.json").is_file() for f in folders):
-        assert time.monotonic() < deadline, (tmp_path / "job.out").read_text()
-        time.sleep(0.1)
-    assert cluster.running(job)
+    warn_and_wait_for_snapshots(cluster, job, tmp_path, folders)
     cluster.run("scancel", job)
     cluster.wait(job, timeout=60)
     log = (tmp_path / "job.out").read_text()
