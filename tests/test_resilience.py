@@ -137,7 +137,12 @@ from rankscope.bundle import marker
 def exchange():
     MPI.COMM_WORLD.Barrier()   # rank 0 never gets there: the others hang in it
 
+@marker(["wall_clock"])
+def prepare():
+    pass
+
 rank = MPI.COMM_WORLD.Get_rank()
+prepare()  # every rank measured something (a rank that measured nothing writes no snapshot)
 open(f"{sys.argv[1]}/pid-{rank}", "w").write(str(os.getpid()))
 if rank == 0:
     time.sleep(600)
@@ -318,3 +323,14 @@ def test_two_runs_writing_to_the_same_output_path_at_once(tmp_path):
     assert folders == ["out", "out-1"]  # each run its own folder, neither overwritten
     for d in folders:
         assert len(json.loads((tmp_path / d / "profile.json").read_text())["nodes"]) == 400
+
+
+def test_a_process_that_measured_nothing_leaves_no_snapshot(tmp_path):
+    script = "import sys, time\nimport rankscope\n"
+    script += "open(sys.argv[1] + '/pid-0', 'w').write('0')\ntime.sleep(60)\n"
+    job = start(tmp_path, script, 0)
+    pids(tmp_path, 0)
+    job.send_signal(signal.SIGTERM)
+    job.communicate(timeout=60)
+    assert job.returncode == -signal.SIGTERM  # ended by the signal, as without rankscope
+    assert not (tmp_path / "out-rank0").exists()

@@ -49,12 +49,22 @@ impl Reason {
 }
 
 /// Writes this rank's profile now (no MPI call) as `profile.json` and `report.txt` in its
-/// snapshot folder; returns the folder. Problems are reported on stderr.
+/// snapshot folder; returns the folder. A rank that measured nothing yet writes nothing.
+/// Problems are reported on stderr.
 pub fn write(reason: Reason) -> Option<PathBuf> {
     let began = std::time::Instant::now();
     let s = crate::settings::current();
     let w = mpi::world();
     let mut p = crate::lifecycle::get();
+    if p.nodes.is_empty() && p.ranks.iter().all(|r| r.samples.is_none()) {
+        // Nothing measured yet (a tool that imports rankscope, a rank before its first region):
+        // nothing to lose, and an empty folder would only litter.
+        log::debug!(
+            "snapshot ({}): nothing measured, nothing written",
+            reason.text()
+        );
+        return None;
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
