@@ -274,14 +274,25 @@ def rank_samples(profile: dict) -> dict[int, dict]:
     return {r["rank"]: r.get("samples") for r in profile["ranks"]}
 
 
-def test_python_rankscope_job_merges_every_rank(cluster, job_env, tmp_path):
-    job = cluster.sbatch(
+def one_node_job(cluster, tmp_path: Path, *program: str, env: dict[str, str]) -> str:
+    """Submits slurm/one-node.sbatch running `program` on RANKS ranks (overcommitting the
+    node's cores), its output in job.out; returns the job id."""
+    return cluster.sbatch(
         tmp_path,
         f"-n{RANKS}",
         "-O",
         "-o",
         "job.out",
         template("one-node.sbatch"),
+        *program,
+        env=env,
+    )
+
+
+def test_python_rankscope_job_merges_every_rank(cluster, job_env, tmp_path):
+    job = one_node_job(
+        cluster,
+        tmp_path,
         sys.executable,
         str(REPO / "examples" / "python" / "app.py"),
         "-n",
@@ -306,13 +317,9 @@ def test_python_rankscope_job_merges_every_rank(cluster, job_env, tmp_path):
 def test_program_without_rankscope_is_sampled_per_rank_and_merged(
     cluster, job_env, mpi_alloc, tmp_path
 ):
-    job = cluster.sbatch(
+    job = one_node_job(
+        cluster,
         tmp_path,
-        f"-n{RANKS}",
-        "-O",
-        "-o",
-        "job.out",
-        template("one-node.sbatch"),
         str(mpi_alloc),
         "0.5",
         env={**job_env, "RUN_ARGS": "--sampler-interval 0.05"},
@@ -362,13 +369,9 @@ def warn_and_wait_for_snapshots(cluster, job: str, tmp_path: Path, folders: list
 
 
 def test_scancel_keeps_every_ranks_external_snapshot(cluster, job_env, mpi_alloc, tmp_path):
-    job = cluster.sbatch(
+    job = one_node_job(
+        cluster,
         tmp_path,
-        f"-n{RANKS}",
-        "-O",
-        "-o",
-        "job.out",
-        template("one-node.sbatch"),
         str(mpi_alloc),
         "60",
         str(tmp_path / "started"),
@@ -418,13 +421,9 @@ while True:
 
 
 def test_scancel_of_a_rankscope_program_merges_its_own_snapshots(cluster, job_env, tmp_path):
-    job = cluster.sbatch(
+    job = one_node_job(
+        cluster,
         tmp_path,
-        f"-n{RANKS}",
-        "-O",
-        "-o",
-        "job.out",
-        template("one-node.sbatch"),
         sys.executable,
         "-c",
         RANKSCOPE_PROGRAM,
