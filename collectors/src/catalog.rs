@@ -8,6 +8,7 @@
 
 use crate::os::{cpu, io, memory, rusage};
 use crate::perf;
+use crate::roofline;
 use crate::{clock, sampler};
 use crate::{Collector, Family, OptionInfo, Source};
 use std::collections::HashSet;
@@ -28,6 +29,8 @@ static BUILT_IN: &[&dyn Collector] = &[
     &rusage::PageFaults,
     &rusage::ContextSwitches,
     &io::IoBytes,
+    &roofline::MODELLED,
+    &roofline::MEASURED,
 ];
 
 /// The basic collectors, then one perf_event collector per named event.
@@ -278,8 +281,11 @@ mod tests {
 
     #[test]
     fn every_collector_probes_available_on_linux() {
-        // perf_event collectors depend on the machine (PMU, permissions): tested in perf/.
-        for c in all().iter().filter(|c| !c.name().starts_with("perf_")) {
+        // perf_event collectors depend on the machine (PMU, permissions): tested in perf/ and
+        // roofline/.
+        let needs_perf =
+            |c: &&&dyn Collector| c.name().starts_with("perf_") || c.name() == "roofline_measured";
+        for c in all().iter().filter(|c| !needs_perf(c)) {
             assert_eq!(c.probe(), crate::Availability::Available, "{}", c.name());
         }
     }

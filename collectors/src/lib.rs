@@ -23,6 +23,8 @@ mod clock;
 mod os;
 /// perf_event counters: hardware, software and raw events, one group per thread.
 pub mod perf;
+/// Roofline points per region: FLOPs and bytes, supplied by the application or counted.
+pub mod roofline;
 /// Background sources for the per-rank sampler (the process's memory and CPU over time).
 pub mod sampler;
 /// hwloc: the machine's topology, this process's CPU binding, pinning of collector threads.

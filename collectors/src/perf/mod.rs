@@ -23,7 +23,9 @@ mod family;
 mod group;
 mod system;
 
+pub(crate) use collector::PerfCollector;
 pub(crate) use collector::BUILT_IN;
+pub(crate) use events::Event;
 pub(crate) use family::PerfFamily;
 
 use crate::Collector;
