@@ -78,10 +78,11 @@ impl Default for OutputOptions {
 }
 
 /// Turns a profile into the bytes of one output file.
-type Render = fn(&Profile, &OutputOptions) -> io::Result<Vec<u8>>;
+pub type Render = fn(&Profile, &OutputOptions) -> io::Result<Vec<u8>>;
 
-/// Every output: whether the options enable it, its file name, how to produce it.
-fn outputs(o: &OutputOptions) -> Vec<(bool, &'static str, Render)> {
+/// Every output: whether the options enable it, its file name, how to produce it. Public so
+/// that the fuzz targets (fuzz/) run every writer this build has, a new one included.
+pub fn outputs(o: &OutputOptions) -> Vec<(bool, &'static str, Render)> {
     vec![
         (o.json_output, "profile.json", |p, _| to_json(p)),
         #[cfg(feature = "hdf5")]
