@@ -26,20 +26,26 @@ class PlotError(Exception):
     """A plot that cannot be drawn from the given output (the message says why)."""
 
 
-def load_samples(output: str | Path) -> dict[int, dict[str, Any]]:
-    """Every rank's sampler series from an output folder or ``profile.json``:
-    ``{rank: {"t": [s...], "start": unix s, "<series>": [display unit...], "units": {...}}}``."""
+def read_profile(output: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The native JSON profile of an output folder or of a ``profile.json``: its path and its
+    content."""
     path = Path(output)
     if path.is_dir():
         path = path / "profile.json"
     try:
-        profile = json.loads(path.read_text())
+        return path, json.loads(path.read_text())
     except FileNotFoundError as e:
         raise PlotError(
             f"{path}: no such file (expected an output folder or its profile.json)"
         ) from e
     except json.JSONDecodeError as e:
         raise PlotError(f"{path}: not a rankscope profile (invalid JSON: {e})") from e
+
+
+def load_samples(output: str | Path) -> dict[int, dict[str, Any]]:
+    """Every rank's sampler series from an output folder or ``profile.json``:
+    ``{rank: {"t": [s...], "start": unix s, "<series>": [display unit...], "units": {...}}}``."""
+    path, profile = read_profile(output)
     out: dict[int, dict[str, Any]] = {}
     for rank in profile.get("ranks", []):
         s = rank.get("samples")

@@ -10,6 +10,7 @@ mod component;
 mod external;
 mod profiler;
 mod region;
+mod roofline;
 mod runtime;
 mod settings;
 mod storage;
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     storage::register(m)?;
     runtime::register(m)?;
     external::register(m)?;
+    roofline::register(m)?;
     Ok(())
 }
