@@ -135,8 +135,19 @@ def test_the_plot_renders_png_and_svg_with_its_artists(job, tmp_path):
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert legend[0].startswith("modelled") and "median of 4 ranks" in legend[1]
         assert ax.get_xlabel() == "arithmetic intensity (FLOP/byte)"
-        assert "elsewhere" in fig._suptitle.get_text()
+        assert "elsewhere" in fig.get_suptitle()
         plt.close(fig)
+
+
+def _plot_command(tmp: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m rankscope.roofline plot ARGS`` with the test's cache folder."""
+    return subprocess.run(
+        [sys.executable, "-m", "rankscope.roofline", "plot", *args],
+        env=_env(tmp),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
 
 
 def test_the_command_line_plots_one_rank_or_every_rank(job, tmp_path):
@@ -144,21 +155,7 @@ def test_the_command_line_plots_one_rank_or_every_rank(job, tmp_path):
     try:
         for extra in (["--rank", "2"], ["--all-ranks"]):
             out = tmp_path / "r.png"
-            p = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "rankscope.roofline",
-                    "plot",
-                    str(job / "out"),
-                    "-o",
-                    str(out),
-                    *extra,
-                ],
-                env=_env(tmp_path),
-                capture_output=True,
-                text=True,
-            )
+            p = _plot_command(tmp_path, str(job / "out"), "-o", str(out), *extra)
             assert p.returncode == 0, p.stderr
             assert p.stdout == "" and out.stat().st_size > 20_000
     finally:
@@ -166,31 +163,12 @@ def test_the_command_line_plots_one_rank_or_every_rank(job, tmp_path):
 
 
 def test_without_ceilings_the_error_says_to_measure_them(job, tmp_path):
-    p = subprocess.run(
-        [sys.executable, "-m", "rankscope.roofline", "plot", str(job / "out")],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    p = _plot_command(tmp_path, str(job / "out"), cwd=tmp_path)
     assert p.returncode == 1
     assert "no machine ceilings found" in p.stderr, p.stderr
     assert "run `rankscope roofline ceilings`" in p.stderr
     assert not (tmp_path / "roofline.png").exists()
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "something-else"}')
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rankscope.roofline",
-            "plot",
-            str(job / "out"),
-            "--ceilings",
-            str(bad),
-        ],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    p = _plot_command(tmp_path, str(job / "out"), "--ceilings", str(bad))
     assert p.returncode == 1 and f"{bad}: not a ceilings file" in p.stderr, p.stderr

@@ -28,20 +28,21 @@ thread_local! {
 /// no region and shows up nowhere (the runtime's `rankscope::add_flops` warns once).
 #[inline]
 pub fn add_flops(n: u64) -> bool {
-    COUNTS
-        .try_with(|c| {
-            c.flops.set(c.flops.get().wrapping_add(n));
-            c.open.get() > 0
-        })
-        .unwrap_or(false)
+    add(n, |c| &c.flops)
 }
 
 /// Adds `n` bytes moved to this thread's count; returns as [`add_flops`] does.
 #[inline]
 pub fn add_bytes(n: u64) -> bool {
+    add(n, |c| &c.bytes)
+}
+
+#[inline]
+fn add(n: u64, counter: fn(&Counts) -> &Cell<u64>) -> bool {
     COUNTS
         .try_with(|c| {
-            c.bytes.set(c.bytes.get().wrapping_add(n));
+            let cell = counter(c);
+            cell.set(cell.get().wrapping_add(n));
             c.open.get() > 0
         })
         .unwrap_or(false)

@@ -10,6 +10,7 @@ counts, or with zero FLOPs or bytes, are left out and named in a note: never dra
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import statistics
@@ -261,11 +262,12 @@ def plot(
     fastest = max(bw for _, bw in bandwidths)
     ridges = [top / bw for _, bw in bandwidths]
     xs = [p.intensity_range[0] for p in points] + [p.intensity_range[1] for p in points]
-    ys = [p.gflops_range[0] for p in points]
+    ys = [p.gflops_range[0] for p in points] + [p.gflops_range[1] for p in points]
     x_lo = min(min(xs) / 4, min(ridges) / 8, 0.01)
     x_hi = max(max(xs) * 4, max(ridges) * 8, 10.0)
     y_lo = min(min(ys) / 4, min(bw for _, bw in bandwidths) * x_lo * 2)
-    y_hi = top * 4
+    # Wrong modelled counts can put a point above the roofs: keep it in view all the same.
+    y_hi = max(top * 4, max(ys) * 4)
 
     fig, ax = plt.subplots(figsize=(10, 7))
     ax.set_xscale("log")
@@ -279,8 +281,7 @@ def plot(
     fig.subplots_adjust(left=0.09, right=0.97, top=0.9, bottom=0.2 if left_out else 0.1)
 
     def angle(slope_from: tuple[float, float], slope_to: tuple[float, float]) -> float:
-        import math
-
+        """The on-screen angle of a line through two data points, in degrees."""
         (x0, y0), (x1, y1) = ax.transData.transform([slope_from, slope_to])
         return math.degrees(math.atan2(y1 - y0, x1 - x0))
 
