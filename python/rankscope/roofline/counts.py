@@ -47,4 +47,10 @@ def _whole(name: str, value: object) -> int:
 def count(flops: int = 0, bytes: int = 0) -> None:
     """Adds ``flops`` floating-point operations (an FMA is 2) and ``bytes`` bytes moved to the
     regions running on this thread that carry the ``roofline_modelled`` component."""
-    _native.roofline_count(_whole("flops", flops), _whole("bytes", bytes))
+    if type(flops) is not int or type(bytes) is not int:
+        flops, bytes = _whole("flops", flops), _whole("bytes", bytes)
+    try:
+        _native.roofline_count(flops, bytes)
+    except OverflowError:
+        # Plain ints go straight to the native call; out of range, the check says which.
+        _native.roofline_count(_whole("flops", flops), _whole("bytes", bytes))
