@@ -14,6 +14,7 @@ pub mod profile;
 pub mod region;
 pub mod registry;
 pub mod resilience;
+pub mod roofline;
 pub mod roofline_counts;
 pub mod sampler;
 pub mod settings;

@@ -18,4 +18,4 @@ mod pin;
 pub use binding::{pid_binding, process_binding, thread_binding, Binding};
 pub use cpulist::{format_list, parse_list};
 pub use machine::{machine, CacheLevel, CoreLayout, MachineSummary, NumaLayout, PackageLayout};
-pub use pin::{choose_collector_pu, pin_collector_thread, PinnedThread};
+pub use pin::{choose_collector_pu, pin_collector_thread, pin_thread_to_pu, PinnedThread};

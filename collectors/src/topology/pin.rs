@@ -96,6 +96,23 @@ pub fn pin_collector_thread() -> Result<PinnedThread, String> {
     Ok(pinned)
 }
 
+/// Binds the calling thread to PU `pu` (an OS index), as a benchmark pins one thread per PU
+/// (the roofline ceilings), and reads the binding back. Errors name the PU and what failed.
+pub fn pin_thread_to_pu(pu: u32) -> Result<(), String> {
+    let t = this_system()?;
+    let mut target = CpuSet::new();
+    target.set(pu as usize);
+    t.bind_cpu(&target, CpuBindingFlags::THREAD | CpuBindingFlags::STRICT)
+        .map_err(|e| format!("hwloc could not bind a thread to PU {pu}: {e}"))?;
+    let back = t
+        .cpu_binding(CpuBindingFlags::THREAD)
+        .map_err(|e| format!("hwloc could not read a thread's binding back: {e}"))?;
+    if back != target {
+        return Err(format!("a thread bound to PU {pu} reads back as {back}"));
+    }
+    Ok(())
+}
+
 /// The PU for a collector thread: `(pu, free)`. From `allowed`, a PU not in `busy` (the rank's
 /// threads' PUs) when there is one (`free` true), preferring PUs in `near` (the rank's NUMA
 /// nodes); otherwise a PU of the rank's own. The highest such index: the rank's main thread
@@ -140,6 +157,26 @@ mod tests {
             Some((5, false))
         );
         assert_eq!(choose_collector_pu(&[], &[0], &[0]), None);
+    }
+
+    #[test]
+    fn a_thread_pins_to_each_allowed_pu() {
+        let allowed = process_binding().allowed_pus;
+        for &pu in &allowed {
+            let seen = std::thread::spawn(move || {
+                pin_thread_to_pu(pu).expect("pinning works on the test machines");
+                thread_binding().pus
+            })
+            .join()
+            .unwrap();
+            assert_eq!(seen, vec![pu]);
+        }
+        let past = allowed.iter().max().map_or(0, |m| m + 1000);
+        let e = std::thread::spawn(move || pin_thread_to_pu(past))
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert!(e.contains(&format!("PU {past}")), "{e}");
     }
 
     #[test]

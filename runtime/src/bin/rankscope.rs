@@ -21,6 +21,7 @@ Commands:
   report FILE         Print the text report of a JSON profile
   merge FILE...       Merge per-rank profiles into one result and write its outputs
   topology [OUTPUT]   Print this machine's topology, or every rank's binding (--ranks, OUTPUT)
+  roofline ceilings   Measure this node's peak GFLOP/s and GB/s per memory level (cached)
   settings            Print the settings reference (Markdown)
   help [COMMAND]      Print this help, or a command's help
 
@@ -100,6 +101,112 @@ values, description) as a Markdown table.
 Usage: rankscope settings
 ";
 
+const ROOFLINE_HELP: &str = "\
+The machine phase of a roofline: measure what this node can do at most.
+
+Usage: rankscope roofline ceilings [--node] [--refresh] [--quick] [--json] [--output DIR] [--cache FILE]
+
+Try 'rankscope roofline ceilings --help' for its options.
+";
+
+/// `rankscope roofline ...`: clap parses this command's arguments.
+#[derive(clap::Parser)]
+#[command(name = "rankscope roofline", about = "The machine phase of a roofline")]
+struct RooflineCli {
+    #[command(subcommand)]
+    command: RooflineCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum RooflineCommand {
+    /// Measure this node's peak GFLOP/s and GB/s per memory level (cached per host)
+    ///
+    /// Peak GFLOP/s: fused multiply-adds at the widest vector instruction set, and scalar;
+    /// double and single precision. GB/s: load, copy and triad kernels per memory level (L1,
+    /// L2, L3, DRAM). One pinned thread per PU. Takes tens of seconds, with a progress bar on
+    /// a terminal; cached per host, so later runs reuse the result. Under mpirun or srun: one
+    /// result per host, measured with every rank of the host busy, gathered to rank 0.
+    /// docs/roofline.md explains every number.
+    Ceilings(CeilingsArgs),
+}
+
+#[derive(clap::Args)]
+struct CeilingsArgs {
+    /// One thread per PU of the whole node (its allowed cpuset) instead of this rank's
+    /// binding; under MPI one rank per host runs them all
+    #[arg(long)]
+    node: bool,
+    /// Measure again even when the cache has this host (and replace its entry)
+    #[arg(long)]
+    refresh: bool,
+    /// A short sweep for tests and examples: two sizes per memory level and three short
+    /// trials (about a second; rougher numbers, marked "quick": true in the JSON)
+    #[arg(long)]
+    quick: bool,
+    /// Print the ceilings as JSON (rankscope-ceilings/1) on stdout instead of a table
+    #[arg(long)]
+    json: bool,
+    /// Also write DIR/ceilings.json (DIR is created if missing). Under MPI without it, the
+    /// run's output folder (setting output_path) gets it when that folder exists
+    #[arg(long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// The cache file, one document for every host [default:
+    /// $XDG_CACHE_HOME/rankscope/ceilings-<host>.json, or ~/.cache/... when unset]
+    #[arg(long, value_name = "FILE")]
+    cache: Option<PathBuf>,
+}
+
+fn roofline(args: &[OsString]) -> Result<(), Failure> {
+    use clap::Parser;
+    if args.is_empty() {
+        return Err(Failure::Usage(
+            "'roofline' needs a command: ceilings (rankscope roofline --help)".into(),
+        ));
+    }
+    let argv = std::iter::once(OsString::from("rankscope roofline")).chain(args.iter().cloned());
+    let cli = match RooflineCli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let text = e.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
+            return Err(Failure::Usage(text.to_string()));
+        }
+        // --help and the like.
+        Err(e) => return print(&e.render().to_string()),
+    };
+    let RooflineCommand::Ceilings(a) = cli.command;
+    rankscope::mpi::init(rankscope::mpi::InitCall::Plain);
+    let opts = rankscope::roofline::Options {
+        node: a.node,
+        refresh: a.refresh,
+        quick: a.quick,
+        output: a.output,
+        cache: a.cache,
+    };
+    let outcome = rankscope::roofline::ceilings(&opts);
+    let root = rankscope::mpi::world().rank == 0;
+    rankscope::mpi::finalize();
+    let outcome = outcome.map_err(Failure::File)?;
+    if !root {
+        return Ok(());
+    }
+    for h in &outcome.ceilings.hosts {
+        if !outcome.measured.contains(&h.host) {
+            eprintln!(
+                "rankscope: {}: ceilings from the cache (measured {}{}); --refresh measures again",
+                h.host,
+                h.date,
+                if h.quick { ", quick sweep" } else { "" }
+            );
+        }
+    }
+    if a.json {
+        print(&format!("{}\n", outcome.ceilings.to_json()))
+    } else {
+        print(&rankscope::roofline::table::render(&outcome.ceilings))
+    }
+}
+
 /// Largest accepted `--precision` and `--width`: far beyond any useful report, small enough
 /// that a typo cannot make the report allocate gigabytes of padding.
 const MAX_PRECISION: usize = 60;
@@ -151,6 +258,7 @@ fn run(args: &[OsString]) -> Result<(), Failure> {
         "report" => report(rest),
         "merge" => merge(rest),
         "topology" => topology(rest),
+        "roofline" => roofline(rest),
         other => Err(Failure::Usage(format!(
             "unknown command '{other}'{}",
             did_you_mean(
@@ -160,6 +268,7 @@ fn run(args: &[OsString]) -> Result<(), Failure> {
                     "report",
                     "merge",
                     "topology",
+                    "roofline",
                     "settings",
                     "help"
                 ]
@@ -174,6 +283,7 @@ fn help_of(command: &str) -> Result<&'static str, Failure> {
         "report" => Ok(REPORT_HELP),
         "merge" => Ok(MERGE_HELP),
         "topology" => Ok(TOPOLOGY_HELP),
+        "roofline" => Ok(ROOFLINE_HELP),
         "settings" => Ok(SETTINGS_HELP),
         "help" => Ok(HELP),
         other => Err(Failure::Usage(format!(

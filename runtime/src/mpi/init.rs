@@ -159,6 +159,12 @@ pub(super) fn usable(w: &WorldInfo) -> bool {
     w.mpi && raw::initialised() && !raw::finalised()
 }
 
+/// Whether collective calls can be made now, for this process's world.
+#[cfg(feature = "mpi")]
+pub(crate) fn usable_now() -> bool {
+    usable(&world())
+}
+
 #[cfg(feature = "mpi")]
 mod raw {
     use super::{launcher, InitCall, ThreadLevel, WorldInfo};

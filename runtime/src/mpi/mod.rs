@@ -25,3 +25,9 @@ pub use launcher::{launch_id, launched_rank, launcher};
 pub use patient::barrier;
 pub use reduce::{gather_to_root, reduce_to_root, reduce_to_root_chunked, MAX_CHUNK};
 pub use wire::{decode, encode, WireError};
+// For other parts of the runtime that make their own collectives (the roofline ceilings).
+#[cfg(feature = "mpi")]
+pub(crate) use {
+    init::usable_now,
+    patient::{private_world, wait},
+};

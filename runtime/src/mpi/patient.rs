@@ -36,7 +36,7 @@ mod imp {
     use mpi::traits::FromRaw;
 
     /// Waits for a request to complete (see the module notes).
-    pub(in crate::mpi) fn wait<'a, D: ?Sized, S: Scope<'a>>(req: Request<'a, D, S>) {
+    pub(crate) fn wait<'a, D: ?Sized, S: Scope<'a>>(req: Request<'a, D, S>) {
         let mut req = Some(req);
         poll_until(|| match req.take().expect("request pending").test() {
             Ok(_) => true,
@@ -50,7 +50,7 @@ mod imp {
     /// A private duplicate of `MPI_COMM_WORLD` (`MPI_Comm_idup`, waited for patiently), so the
     /// runtime's messages can never match the application's receives nor theirs ours. Freed
     /// when dropped.
-    pub(in crate::mpi) fn private_world() -> SimpleCommunicator {
+    pub(crate) fn private_world() -> SimpleCommunicator {
         let mut comm = std::mem::MaybeUninit::<ffi::MPI_Comm>::uninit();
         let mut req = std::mem::MaybeUninit::<ffi::MPI_Request>::uninit();
         // SAFETY: MPI is initialised and not finalised (callers check `usable`); both pointers
@@ -74,7 +74,7 @@ mod imp {
 }
 
 #[cfg(feature = "mpi")]
-pub(super) use imp::{private_world, wait};
+pub(crate) use imp::{private_world, wait};
 
 /// Collective over `MPI_COMM_WORLD`: returns when every rank has called it, waiting without
 /// busy-polling (polls with pauses of up to 1 ms). Does nothing when MPI is not in use.

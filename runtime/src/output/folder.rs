@@ -161,7 +161,7 @@ pub fn utc_stamp(t: SystemTime) -> String {
 /// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
 /// Works in 400-year eras (146097 days), with years starting in March so that the leap day
 /// falls at the end of the year.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097); // day of era, 0..=146096

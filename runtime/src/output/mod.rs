@@ -21,7 +21,7 @@ pub mod text;
 
 pub use check::check;
 pub use dart::dart_lines;
-pub use folder::{fallback_for, write_atomic, OutputDir};
+pub use folder::{civil_from_days, fallback_for, write_atomic, OutputDir};
 pub use json::{parse_profile, read_profile, to_json};
 pub use merge::{merge_files, merge_files_reporting, profile_files, MergeReport, MergedRank};
 pub use text::{render as text_report, TextOptions};
