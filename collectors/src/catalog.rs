@@ -26,6 +26,7 @@ static BUILT_IN: &[&dyn Collector] = &[
     &cpu::CpuUtil,
     &memory::PeakRss,
     &memory::PageRss,
+    &memory::MemoryPoint,
     &rusage::PageFaults,
     &rusage::ContextSwitches,
     &io::IoBytes,

@@ -54,5 +54,8 @@ snapshot_interval: int
 snapshot_signals: bool
 dump_after: int
 sampler: bool
+memory_builtins: bool
+capture_max_calls: int
+capture_max_bytes: int
 perf_events: str
 sampler_interval: str

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod component;
 mod external;
+mod memory;
 mod profiler;
 mod region;
 mod roofline;
@@ -27,5 +28,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     external::register(m)?;
     roofline::register(m)?;
+    memory::register(m)?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod component;
 pub mod lifecycle;
 pub mod log;
+pub mod memory_point;
 pub mod mpi;
 pub mod output;
 pub mod profile;

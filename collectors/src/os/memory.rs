@@ -105,14 +105,66 @@ impl Collector for PageRss {
         1
     }
     fn probe(&self) -> Availability {
-        STATM.probe(|text| resident_pages(text).is_some())
+        probe_statm()
     }
     #[inline]
     fn sample(&self, out: &mut [i64]) {
-        let mut buf = [0u8; super::io::PROC_BUF];
-        if let Some(pages) = STATM.read(&mut buf).and_then(resident_pages) {
-            out[0] = pages * page_size();
+        if let Some(bytes) = resident_bytes() {
+            out[0] = bytes;
         }
+    }
+}
+
+/// The resident set size in bytes (`/proc/self/statm` resident pages x page size); `None` when
+/// it cannot be read. The one reader behind `page_rss` and `memory_point`.
+#[inline]
+pub(crate) fn resident_bytes() -> Option<i64> {
+    let mut buf = [0u8; super::io::PROC_BUF];
+    STATM
+        .read(&mut buf)
+        .and_then(resident_pages)
+        .map(|pages| pages * page_size())
+}
+
+/// The resident set size itself (a level, not a change): at a region's stop, or at a memory
+/// point (`rankscope.memory.point`), which records it without a region around it.
+pub struct MemoryPoint;
+
+static MEMORY_POINT_METRICS: [MetricInfo; 1] = [MetricInfo {
+    name: "memory_point",
+    unit: Unit::Bytes,
+    description: "the process's resident set size at the point (at a region's stop)",
+    additive: false,
+}];
+
+impl Collector for MemoryPoint {
+    fn name(&self) -> &'static str {
+        "memory_point"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["rss_level", "resident_set"]
+    }
+    fn description(&self) -> &'static str {
+        "resident set size at the point or at a region's stop (/proc/self/statm resident pages x page size)"
+    }
+    fn metrics(&self) -> &'static [MetricInfo] {
+        &MEMORY_POINT_METRICS
+    }
+    fn raw_len(&self) -> usize {
+        1
+    }
+    fn probe(&self) -> Availability {
+        probe_statm()
+    }
+    #[inline]
+    fn sample(&self, out: &mut [i64]) {
+        if let Some(bytes) = resident_bytes() {
+            out[0] = bytes;
+        }
+    }
+    /// A level: the value at the stop, whatever it was at the start.
+    fn delta(&self, _start: &[i64], stop: &[i64], out: &mut [i64]) {
+        out[0] = stop[0];
     }
 }
 
@@ -201,6 +253,17 @@ pub(crate) mod tests {
             peak[0],
             rss[0]
         );
+    }
+
+    #[test]
+    fn memory_point_is_the_level_at_the_stop() {
+        let (mut a, mut b, mut d) = ([0i64], [0i64], [0i64]);
+        MemoryPoint.sample(&mut a);
+        MemoryPoint.sample(&mut b);
+        MemoryPoint.delta(&a, &b, &mut d);
+        assert_eq!(d[0], b[0]);
+        assert!(d[0] > MIB, "resident set {}", d[0]);
+        assert_eq!(MemoryPoint.probe(), Availability::Available);
     }
 
     #[test]

@@ -241,6 +241,12 @@ settings_table! {
         "Every rank writes its snapshot once, this many seconds after the start, without any MPI call (for jobs that may hang); 0: never.";
     sampler: bool = "false",
         "Run the per-rank sampler: memory and CPU of each rank over time, every sampler_interval seconds, in every output.";
+    memory_builtins: bool = "false",
+        "At import of rankscope.memory, put MEMPOINT, MEMLOGS, MEMPRINT, MEMTRACE and MEMORY into Python's builtins, as tracemem does (off: import them).";
+    capture_max_calls: u32 = "100",
+        "Calls of each function that rankscope.capture.intercept saves; later calls are only counted.";
+    capture_max_bytes: u32 = "67108864",
+        "Bytes of inputs that rankscope.capture.intercept saves per function (64 MiB); once reached, calls are only counted.";
 }
 
 /// The row of setting `name` (a collector's option included), if there is one.

@@ -6,6 +6,7 @@ use super::store::ThreadStore;
 use super::tree::{NodeId, Slots, ROOT};
 use crate::bundle::Bundle;
 use crate::collectors::{self, now_ns};
+use crate::registry::MetricId;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -113,6 +114,14 @@ pub fn leave(token: Token, values: &[i64]) {
             l.stop(token);
         }
     });
+}
+
+/// Records one lap of `values` (in `metrics` order) at the node `path`, names from the root of
+/// this thread's tree (missing nodes are created), whatever regions are running: a value taken
+/// at a moment rather than around a region (a memory point). Nothing is recorded while
+/// rankscope is disabled.
+pub fn record_at(path: &[NameId], metrics: &[MetricId], values: &[i64]) {
+    with_local(|l| l.record_at(path, metrics, values));
 }
 
 /// Stops the region `token` started. Stopping out of order stops the inner regions first;
@@ -325,6 +334,32 @@ impl Local {
         // SAFETY: owning thread; recording goes through atomic cells only.
         unsafe { self.store.owner_tree() }.record(f.node, f.slots, metrics, values);
         self.raw_top = at;
+    }
+
+    /// See [`record_at`]. Not on the hot path: looks up each name of `path` every time.
+    fn record_at(&mut self, path: &[NameId], metrics: &[MetricId], values: &[i64]) {
+        if config::generation() != self.generation {
+            self.refresh();
+        }
+        if !self.config.enabled || path.is_empty() {
+            return;
+        }
+        let store = &*self.store;
+        let mut node = ROOT;
+        for &name in path {
+            // SAFETY: owning thread; each tree reference ends before the `modify` after it.
+            node = match unsafe { store.owner_tree() }.child(node, name) {
+                Some(child) => child,
+                None => unsafe { store.modify(|t| t.add_child(node, name, None)) },
+            };
+        }
+        // SAFETY: as above.
+        let slots = match unsafe { store.owner_tree() }.slots(node, metrics) {
+            Some(s) => s,
+            None => unsafe { store.modify(|t| t.add_slots(node, metrics)) },
+        };
+        // SAFETY: owning thread; recording goes through atomic cells only.
+        unsafe { store.owner_tree() }.record(node, slots, metrics, values);
     }
 
     /// Makes `raw` at least `len` long.

@@ -13,7 +13,7 @@ mod snapshot;
 mod store;
 mod tree;
 
-pub use local::{enter, leave, open_regions, start, stop, stop_named, Token};
+pub use local::{enter, leave, open_regions, record_at, start, stop, stop_named, Token};
 pub use names::{intern, resolve as name_of, NameId};
 pub use snapshot::profile;
 
