@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let every = OutputOptions {
         dart_output: true,
+        trace_output: true,
         ..Default::default()
     };
     for (_, name, render) in outputs(&every) {

@@ -35,6 +35,7 @@ caliper_output: bool
 trace_output: bool
 flat_profile: bool
 timeline_profile: bool
+timeline_max_events: int
 max_depth: int
 precision: int
 width: int

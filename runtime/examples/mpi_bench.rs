@@ -128,6 +128,7 @@ fn profile(n: usize, rank: u64, divergent: bool) -> Profile {
         pid: std::process::id(),
         binding: None,
         samples: None,
+        clock_offset_ns: None,
     });
     p
 }

@@ -89,10 +89,6 @@ fn setup() {
         }
         crate::sampler::start();
         crate::resilience::start();
-        let s = settings::current();
-        if s.trace_output {
-            log::warning!("trace_output: the Chrome/Perfetto trace writer is not implemented in this version; no trace will be written");
-        }
         mpi::on_finalize(Box::new(final_outputs));
     });
 }
@@ -279,6 +275,7 @@ pub fn output_options(s: &Settings) -> OutputOptions {
         per_rank: !s.collapse_processes,
         dart_output: s.dart_output,
         dart_count: s.dart_count as usize,
+        trace_output: s.trace_output || s.timeline_profile,
         text: TextOptions {
             precision: s.precision as usize,
             width: s.width as usize,

@@ -64,6 +64,7 @@ fn two_rank_profile() -> Profile {
             pid: 10 + r,
             binding: None,
             samples: None,
+            clock_offset_ns: None,
         })
         .collect();
     p.nodes = vec![

@@ -60,6 +60,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                     pid: r,
                     binding: None,
                     samples: None,
+                    clock_offset_ns: (r % 2 == 1).then_some(-(r as i64)),
                 })
                 .collect();
             for (id, ((pick, top), (s, c))) in shape

@@ -1,6 +1,7 @@
 //! This process's identity as a rank column: rank, host, pid and where it is bound to run.
 
 use crate::profile::RankInfo;
+use rankscope_collectors::monotonic_ns;
 use rankscope_collectors::topology::process_binding;
 
 /// The host name from `gethostname(2)`; empty when it cannot be read.
@@ -26,5 +27,17 @@ pub fn rank_info(rank: u32) -> RankInfo {
         pid: std::process::id(),
         binding: Some(process_binding()),
         samples: None,
+        clock_offset_ns: Some(clock_offset_ns()),
     }
+}
+
+/// Realtime minus monotonic clock now, ns: the realtime clock read between two monotonic reads
+/// and set against their midpoint (the error is half the gap, well under a microsecond).
+pub fn clock_offset_ns() -> i64 {
+    let before = monotonic_ns();
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let after = monotonic_ns();
+    unix - (before + (after - before) / 2)
 }

@@ -19,7 +19,7 @@ mod reduce;
 mod wire;
 
 pub use finalize::{abort, finalize, on_finalize};
-pub use host::{hostname, rank_info};
+pub use host::{clock_offset_ns, hostname, rank_info};
 pub use init::{init, init_singleton, joined, world, InitCall, ThreadLevel, WorldInfo};
 pub use launcher::{launch_id, launched_rank, launcher};
 pub use patient::barrier;

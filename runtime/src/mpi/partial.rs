@@ -516,6 +516,7 @@ mod tests {
             pid: rank,
             binding: None,
             samples: None,
+            clock_offset_ns: None,
         });
         fixed
     }

@@ -72,6 +72,7 @@ fn label(local: &mut Profile, w: &WorldInfo) {
             binding,
             // The sampler's series come with the profile (lifecycle::get), never from here.
             samples: _,
+            clock_offset_ns,
         } = me;
         only.rank = rank;
         if only.hostname.is_empty() {
@@ -82,6 +83,9 @@ fn label(local: &mut Profile, w: &WorldInfo) {
         }
         if only.binding.is_none() {
             only.binding = binding;
+        }
+        if only.clock_offset_ns.is_none() {
+            only.clock_offset_ns = clock_offset_ns;
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The bytes a rank sends.
 //!
-//! Layout (version 5): the layout version as a postcard varint; a postcard-encoded header (schema,
+//! Layout (version 6): the layout version as a postcard varint; a postcard-encoded header (schema,
 //! metadata as JSON text per key, metrics, diagnostics, metric key names, ranks with their CPU
-//! bindings and sampler series); then the body in fixed-width little-endian fields: the node table (parent, name,
+//! bindings, sampler series and clock offsets); then the body in fixed-width little-endian fields: the node table (parent, name,
 //! thread, start, over-all statistics by key index) and, per rank, its (node, key, statistics)
 //! entries. The body is
 //! hand-written because it is nearly all of the bytes and of the time: serde's varint path for
@@ -19,8 +19,8 @@ use std::fmt;
 
 /// Version of the wire layout, checked first on decode: ranks built from different versions of
 /// the runtime must not silently misread each other.
-/// 4: ranks carry their CPU binding. 5: and the sampler's series.
-const WIRE_VERSION: u32 = 5;
+/// 4: ranks carry their CPU binding. 5: and the sampler's series. 6: and their clock offset.
+const WIRE_VERSION: u32 = 6;
 
 /// Why bytes could not be turned back into a profile.
 #[derive(Debug)]
@@ -33,6 +33,8 @@ pub enum WireError {
     Version(u32),
     /// A node, entry or column referred to something that does not exist.
     BadIndex,
+    /// A description no profile can hold (a NaN unit scale, say); the string says which.
+    Invalid(String),
 }
 
 impl fmt::Display for WireError {
@@ -47,6 +49,7 @@ impl fmt::Display for WireError {
                 )
             }
             WireError::BadIndex => write!(f, "profile refers to a missing node, metric or rank"),
+            WireError::Invalid(why) => write!(f, "invalid profile: {why}"),
         }
     }
 }
@@ -317,6 +320,7 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
         return Err(WireError::Version(version));
     }
     let (h, body): (HeaderIn, _) = postcard::take_from_bytes(rest).map_err(WireError::Decode)?;
+    crate::output::check_units(&h.metrics, &h.ranks).map_err(WireError::Invalid)?;
     let mut r = Reader { bytes: body, at: 0 };
     let keys = h.keys.len() as u32;
     let n = r.count(MIN_NODE)?;
@@ -421,6 +425,7 @@ mod tests {
                     error: None,
                 }),
                 samples: None,
+                clock_offset_ns: Some(1_700_000_000_000_000_000),
             },
             RankInfo {
                 rank: 1,
@@ -444,6 +449,7 @@ mod tests {
                     halvings: 2,
                     cost_ns: 12_345,
                 }),
+                clock_offset_ns: Some(-1),
             },
         ];
         // Extremes of every integer field: i128/u128 must survive.
@@ -500,6 +506,18 @@ mod tests {
         let mut wrong = bytes.clone();
         wrong[0] = 99;
         assert!(matches!(decode(&wrong), Err(WireError::Version(99))));
+    }
+
+    /// Found by the fuzzer (fuzz/fuzz_targets/wire.rs): a NaN unit scale decoded fine and then
+    /// made rank 0 write `"scale": null`, which no reader accepts.
+    #[test]
+    fn a_nan_scale_is_refused_with_its_name() {
+        let mut p = sample();
+        p.metrics[0].scale = f64::NAN;
+        match decode(&encode(&p)) {
+            Err(WireError::Invalid(why)) => assert!(why.contains("wall_clock"), "{why}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
     }
 
     #[test]

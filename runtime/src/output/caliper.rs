@@ -422,6 +422,7 @@ mod tests {
                 pid: r,
                 binding: None,
                 samples: None,
+                clock_offset_ns: None,
             })
             .collect();
         let node = |id, parent, name: &str, cols: [Option<Stats>; 2]| {

@@ -1,13 +1,14 @@
 //! Structural checks of a profile read from a file, so that a damaged or hand-edited file gives
 //! a sentence instead of an index panic deep inside a writer.
 
-use crate::profile::Profile;
+use crate::profile::{MetricDesc, Profile, RankInfo};
 use std::collections::BTreeSet;
 
 /// Checks what writers rely on: node ids equal their position, parents come first, depths
 /// follow parents, every metric at a node is described, and every per-rank column list has
-/// one entry per rank. Returns the first problem found.
+/// one entry per rank; and what [`check_units`] checks. Returns the first problem found.
 pub fn check(p: &Profile) -> Result<(), String> {
+    check_units(&p.metrics, &p.ranks)?;
     let described: BTreeSet<&str> = p.metrics.iter().map(|m| m.name.as_str()).collect();
     for (i, n) in p.nodes.iter().enumerate() {
         let at = || format!("node {i} ({:?})", n.name);
@@ -57,6 +58,35 @@ pub fn check(p: &Profile) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks the descriptions that come before any node (and, on the wire, in the header): every
+/// unit scale (metrics', sampler series') is a finite positive number, so no writer produces a
+/// NaN that JSON cannot hold; every sampler series has one value per point in time.
+pub fn check_units(metrics: &[MetricDesc], ranks: &[RankInfo]) -> Result<(), String> {
+    let bad_scale = |scale: f64| !(scale.is_finite() && scale > 0.0);
+    if let Some(m) = metrics.iter().find(|m| bad_scale(m.scale)) {
+        return Err(format!(
+            "metric {:?} has scale {}, expected a finite number above 0",
+            m.name, m.scale
+        ));
+    }
+    for r in ranks {
+        let Some(s) = &r.samples else { continue };
+        if let Some(d) = s.series.iter().find(|d| bad_scale(d.scale)) {
+            return Err(format!(
+                "rank {}: series {:?} has scale {}, expected a finite number above 0",
+                r.rank, d.name, d.scale
+            ));
+        }
+        if s.columns.len() != s.series.len() || s.columns.iter().any(|c| c.len() != s.t_ns.len()) {
+            return Err(format!(
+                "rank {}: the sampler's series do not have one value per point in time",
+                r.rank
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +108,10 @@ mod tests {
         let mut p = sample::multi();
         p.nodes[1].per_rank.get_mut("wall_clock").unwrap().pop();
         assert!(check(&p).unwrap_err().contains("per-rank"));
+
+        let mut p = sample::single();
+        p.metrics[0].scale = f64::NAN;
+        assert!(check(&p).unwrap_err().contains("finite number above 0"));
 
         let mut p = sample::single();
         p.metrics.pop();

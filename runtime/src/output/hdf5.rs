@@ -379,6 +379,7 @@ mod tests {
                 pid: 100 + r,
                 binding: None,
                 samples: None,
+                clock_offset_ns: None,
             })
             .collect();
         let node = |id, parent, depth, name: &str, cols: [Option<Stats>; 2]| {

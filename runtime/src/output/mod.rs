@@ -3,8 +3,8 @@
 //! [`write_all`] claims a fresh folder and writes every enabled output into it. Each output is
 //! one entry of the short list in [`outputs`]: a file name and a function from the profile to
 //! bytes: native JSON, HDF5 (with the `hdf5` feature), Caliper json-split and its summary, the
-//! text report and DART lines. `rank-<N>.json` per rank (setting `collapse_processes` off) comes
-//! after them. There is no trace writer: setting `trace_output` only warns.
+//! text report, DART lines and the Chrome/Perfetto timeline. `rank-<N>.json` per rank (setting
+//! `collapse_processes` off) comes after them.
 
 pub mod caliper;
 mod check;
@@ -18,8 +18,9 @@ mod merge;
 #[cfg(test)]
 mod sample;
 pub mod text;
+pub mod trace;
 
-pub use check::check;
+pub use check::{check, check_units};
 pub use dart::dart_lines;
 pub use folder::{civil_from_days, fallback_for, write_atomic, OutputDir};
 pub use json::{parse_profile, read_profile, to_json};
@@ -53,6 +54,8 @@ pub struct OutputOptions {
     pub per_rank: bool,
     /// Write `dart.txt` (setting `dart_output`).
     pub dart_output: bool,
+    /// Write `trace.json` (settings `trace_output` or `timeline_profile`).
+    pub trace_output: bool,
     /// Nodes per metric in `dart.txt` (setting `dart_count`).
     pub dart_count: usize,
     /// Number format of the text report.
@@ -72,6 +75,7 @@ impl Default for OutputOptions {
             per_rank: false,
             dart_output: false,
             dart_count: 1,
+            trace_output: false,
             text: TextOptions::default(),
         }
     }
@@ -96,6 +100,7 @@ pub fn outputs(o: &OutputOptions) -> Vec<(bool, &'static str, Render)> {
         (o.text_output, "report.txt", |p, o| {
             Ok(text_report(p, &o.text).into_bytes())
         }),
+        (o.trace_output, "trace.json", |p, _| trace::to_trace_json(p)),
         (o.dart_output, "dart.txt", |p, o| {
             let mut lines = dart_lines(p, o.dart_count).join("\n");
             lines.push('\n');

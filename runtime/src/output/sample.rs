@@ -66,6 +66,7 @@ pub fn single() -> Profile {
         pid: 4242,
         binding: None,
         samples: None,
+        clock_offset_ns: None,
     }];
     let wall: [(&str, Option<usize>, Vec<i64>); 4] = [
         ("main", None, vec![10 * S]),
@@ -107,6 +108,7 @@ pub fn multi() -> Profile {
             pid: 100 + r,
             binding: None,
             samples: None,
+            clock_offset_ns: None,
         })
         .collect();
     let mut main = node(0, None, 0, "main");

@@ -300,6 +300,7 @@ mod tests {
                 pid: r as u32,
                 binding: None,
                 samples: None,
+                clock_offset_ns: None,
             })
             .collect();
         let mut ids: BTreeMap<Vec<String>, usize> = BTreeMap::new();
@@ -518,6 +519,7 @@ mod tests {
             pid: 9,
             binding: None,
             samples: None,
+            clock_offset_ns: None,
         };
         p.assign_rank(info.clone());
         assert_eq!(p.ranks, [info]);

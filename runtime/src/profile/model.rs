@@ -83,7 +83,8 @@ pub struct NodeRecord {
     pub depth: u32,
     /// Region name.
     pub name: String,
-    /// Thread index when threads are kept apart (set on the synthetic `thread-N` node and below).
+    /// Thread index when threads are kept apart (set on the synthetic `thread-N` node and below),
+    /// and on every timeline entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<u32>,
     /// Start time in ns on the CLOCK_MONOTONIC timeline, for timeline entries only.
@@ -114,6 +115,11 @@ pub struct RankInfo {
     /// did not run.
     #[serde(default)]
     pub samples: Option<Samples>,
+    /// This rank's realtime clock minus its monotonic clock, ns, read with the binding: adding
+    /// it to a timeline entry's `start_ns` gives Unix time, so ranks of different hosts line up
+    /// in trace.json. `None` in files written before rankscope recorded it.
+    #[serde(default)]
+    pub clock_offset_ns: Option<i64>,
 }
 
 impl Profile {

@@ -200,6 +200,7 @@ impl ExternalSampler {
             pid: self.pid,
             binding: Some(self.binding.clone()),
             samples: Some(samples),
+            clock_offset_ns: Some(crate::mpi::clock_offset_ns()),
         }];
         p
     }

@@ -198,11 +198,13 @@ settings_table! {
     caliper_output: bool = "true",
         "Write Caliper json-split files (per rank and summary) that Hatchet and Thicket load.";
     trace_output: bool = "false",
-        "Write a Chrome/Perfetto trace of region starts and stops (not implemented yet: a warning says so).";
+        "Write trace.json, a Chrome Trace Event timeline (Perfetto, speedscope) of every region instance; turns on timeline_profile's recording.";
     flat_profile: bool = "false",
         "Record a flat profile: one entry per region name, without call-tree nesting.";
     timeline_profile: bool = "false",
-        "Record a timeline: every region instance kept separately instead of aggregated.";
+        "Record a timeline: every region instance kept separately instead of aggregated (written as trace.json too).";
+    timeline_max_events: u32 = "100000",
+        "Most region instances a process keeps as timeline entries; later ones are aggregated per call path, with a note.";
     max_depth: u32 = "65535",
         "Deepest call-tree level recorded; regions nested deeper are not recorded.";
     precision: u32 = "3",

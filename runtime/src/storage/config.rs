@@ -7,8 +7,11 @@ pub struct Config {
     pub enabled: bool,
     /// Every region a child of the root.
     pub flat: bool,
-    /// Every region instance its own node, with its start time.
+    /// Every region instance its own node, with its start time (setting `timeline_profile`,
+    /// or `trace_output`, whose trace is made of those entries).
     pub timeline: bool,
+    /// Most timeline entries per process; later instances are aggregated.
+    pub timeline_max_events: u32,
     /// Regions nested deeper than this are not recorded.
     pub max_depth: u32,
 }
@@ -22,7 +25,8 @@ pub fn current() -> (u64, Config) {
         Config {
             enabled: s.enabled,
             flat: s.flat_profile,
-            timeline: s.timeline_profile,
+            timeline: s.timeline_profile || s.trace_output,
+            timeline_max_events: s.timeline_max_events,
             max_depth: s.max_depth,
         },
     )

@@ -3,6 +3,7 @@
 use super::config::{self, Config};
 use super::names::{self, NameId};
 use super::store::ThreadStore;
+use super::timeline;
 use super::tree::{NodeId, Slots, ROOT};
 use crate::bundle::Bundle;
 use crate::collectors::{self, now_ns};
@@ -260,15 +261,16 @@ impl Local {
     #[inline]
     fn place(&mut self, parent: NodeId, name: NameId, bundle: &Bundle) -> (NodeId, Slots) {
         let metrics = bundle.metrics();
+        let timeline = self.config.timeline && self.admit_timeline_entry();
         let store = &*self.store;
         // SAFETY: this is the owning thread; the reference ends before any `modify`.
-        let found = (!self.config.timeline)
+        let found = (!timeline)
             .then(|| unsafe { store.owner_tree() }.child(parent, name))
             .flatten();
         let node = match found {
             Some(n) => n,
             None => {
-                let start = self.config.timeline.then(now_ns);
+                let start = timeline.then(now_ns);
                 // SAFETY: owning thread, no tree reference held.
                 unsafe { store.modify(|t| t.add_child(parent, name, start)) }
             }
@@ -377,6 +379,20 @@ impl Local {
     }
 
     #[cold]
+    /// Whether this region instance may be a timeline entry of its own (see `timeline`).
+    fn admit_timeline_entry(&self) -> bool {
+        let max = self.config.timeline_max_events;
+        match timeline::admit(max) {
+            timeline::Admission::Entry => true,
+            timeline::Admission::Refused { first } => {
+                if first {
+                    self.diagnose(timeline::note(max));
+                }
+                false
+            }
+        }
+    }
+
     fn diagnose(&self, text: String) {
         report(&text);
         self.store

@@ -11,6 +11,7 @@ mod local;
 mod names;
 mod snapshot;
 mod store;
+mod timeline;
 mod tree;
 
 pub use local::{enter, leave, open_regions, record_at, start, stop, stop_named, Token};

@@ -15,7 +15,7 @@ pub fn profile(collapse_threads: bool, rank: RankInfo) -> Profile {
     out.ranks = vec![rank];
     for store in ThreadStore::all() {
         let copy = store.read(|t| t.copy());
-        let mut part = thread_profile(copy, &out.ranks);
+        let mut part = thread_profile(copy, &out.ranks, store.index);
         part.diagnostics = store.diagnostics();
         if part.nodes.is_empty() && part.diagnostics.is_empty() {
             continue;
@@ -29,7 +29,13 @@ pub fn profile(collapse_threads: bool, rank: RankInfo) -> Profile {
     out
 }
 
-fn thread_profile(copy: Vec<(Option<usize>, NodeCopy)>, ranks: &[RankInfo]) -> Profile {
+/// One thread's tree as a profile. Its timeline entries carry the thread's index, so that they
+/// keep their track in trace.json when the threads' trees are collapsed into one.
+fn thread_profile(
+    copy: Vec<(Option<usize>, NodeCopy)>,
+    ranks: &[RankInfo],
+    thread: u32,
+) -> Profile {
     let mut p = Profile::new();
     p.ranks = ranks.to_vec();
     let mut seen = BTreeMap::new();
@@ -49,7 +55,7 @@ fn thread_profile(copy: Vec<(Option<usize>, NodeCopy)>, ranks: &[RankInfo]) -> P
             parent,
             depth: n.depth - 1,
             name: names::resolve(n.name).to_string(),
-            thread: None,
+            thread: n.start_ns.map(|_| thread),
             start_ns: n.start_ns,
             stats,
             per_rank,

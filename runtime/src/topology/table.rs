@@ -267,6 +267,7 @@ mod tests {
                 },
             }),
             samples: None,
+            clock_offset_ns: None,
         }
     }
 
