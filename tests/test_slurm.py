@@ -237,13 +237,16 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def job_env():
-    """What the templates need to find rankscope's tools, and srun's options for 2 cores."""
+def job_env(tmp_path_factory):
+    """What the templates need to find rankscope's tools, and srun's options for 2 cores; the
+    roofline ceilings step quick, its cache shared by this module's jobs."""
+    cache = tmp_path_factory.mktemp("ceilings") / "ceilings.json"
     return {
         "RS_RUN": str(REPO / "scripts" / "rankscope-run"),
         "RS_CLI": str(build_bin("rankscope")),
         "RS_PYTHON": sys.executable,
         "SRUN_ARGS": "--mpi=pmix -O",
+        "CEILINGS_ARGS": f"--quick --cache {cache}",
     }
 
 
@@ -312,6 +315,9 @@ def test_python_rankscope_job_merges_every_rank(cluster, job_env, tmp_path):
     assert not list(tmp_path.glob(f"rankscope-output-{job}.0-rank*")), log
     assert any(n["name"] == "fib" for n in p["nodes"]), log
     assert (out / "memory.png").stat().st_size > 0, log
+    # The ceilings step before the run: this node, measured (quick) in the batch shell.
+    hosts = read(out / "ceilings.json")["hosts"]
+    assert [(h["ranks"], h["quick"]) for h in hosts] == [(1, True)], log
 
 
 def test_program_without_rankscope_is_sampled_per_rank_and_merged(
@@ -472,8 +478,11 @@ def test_multi_node_template_on_one_node(cluster, job_env, mpi_alloc, tmp_path):
     cluster.wait(job)
     log = (tmp_path / "job.out").read_text()
     assert cluster.exit_code(job) == "0:0", log
-    p = read(tmp_path / f"rankscope-output-{job}.0" / "profile.json")
+    # The ceilings step (one task per node) is step 0, the run step 1.
+    out = tmp_path / f"rankscope-output-{job}.1"
+    p = read(out / "profile.json")
     assert sorted(rank_samples(p)) == [0, 1], log
+    assert [h["ranks"] for h in read(out / "ceilings.json")["hosts"]] == [1], log
     # --bind core: local ranks 0 and 1 on two cores.
     pus = {r["rank"]: r["binding"]["pus"] for r in p["ranks"]}
     if len(os.sched_getaffinity(0)) >= 2:

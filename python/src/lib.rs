@@ -12,6 +12,7 @@ mod memory;
 mod profiler;
 mod region;
 mod roofline;
+mod roofline_ceilings;
 mod runtime;
 mod settings;
 mod storage;
@@ -28,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     external::register(m)?;
     roofline::register(m)?;
+    roofline_ceilings::register(m)?;
     memory::register(m)?;
     Ok(())
 }

@@ -11,7 +11,8 @@ Two phases, each explicit:
 See docs/roofline.md.
 """
 
+from .ceilings import ceilings
 from .counts import count
 from .plot import load_points, plot
 
-__all__ = ["count", "load_points", "plot"]
+__all__ = ["ceilings", "count", "load_points", "plot"]
