@@ -74,7 +74,7 @@ pub struct HostCeilings {
     /// Peak GFLOP/s of the multiply-add kernels, all threads of the host together.
     pub peak_gflops: Peaks,
     /// Per-thread capacity of each cache level (bytes) the sweep's levels were read against:
-    /// a cache's size divided among the PUs that share it.
+    /// a cache's size divided among the threads that share it.
     pub cache_bytes: CacheBytes,
     /// Median GB/s per working-set size and kernel; `bytes` is the working set of one thread.
     pub sweep: Vec<SweepPoint>,

@@ -167,18 +167,22 @@ fn measure_host(
     host: &str,
 ) -> Result<Option<(HostCeilings, bool)>, String> {
     let summary = machine();
-    let (caps, mut notes) = capacities(summary.as_ref());
+    let mut notes = Vec::new();
+    let runs = !opts.node || node.is_leader();
+    let pus = runs.then(|| {
+        let (pus, pin, why) = this_ranks_pus(opts.node);
+        notes.extend(why);
+        (pus, pin)
+    });
+    // A cache is shared by the threads that run on it, not by every PU it serves.
+    let host_threads = node.sum(pus.as_ref().map_or(0, |p| p.0.len() as u64));
+    let (caps, cache_notes) = capacities(summary.as_ref(), host_threads);
+    notes.extend(cache_notes);
     let windows = plateau::windows(caps.l1, caps.l2, caps.l3);
     let plan = sweep::Plan::new(&windows, opts.quick);
     let detected = isa::detect();
     notes.extend(detected.notes.iter().cloned());
-
-    let runs = !opts.node || node.is_leader();
-    let team = runs.then(|| {
-        let (pus, pin, why) = this_ranks_pus(opts.node);
-        notes.extend(why);
-        team::Team::new(&pus, pin, plan.buffer_bytes())
-    });
+    let team = pus.map(|(pus, pin)| team::Team::new(&pus, pin, plan.buffer_bytes()));
     let failed = team.as_ref().is_some_and(|t| t.is_err());
     if node.max(u64::from(failed)) == 1 {
         return Err(match team {
@@ -278,16 +282,22 @@ fn this_ranks_pus(whole_node: bool) -> (Vec<u32>, bool, Option<String>) {
     }
 }
 
-/// Per-thread capacity of each cache level (a cache's size over the PUs sharing it), and a
-/// note when hwloc did not know them (then 32 KiB, 1 MiB and no L3 are assumed).
-fn capacities(summary: Result<&MachineSummary, &String>) -> (CacheBytes, Vec<String>) {
+/// Per-thread capacity of each cache level: a cache's size over the threads that share it,
+/// the PUs it serves or, when fewer run, the host's measuring threads (one thread alone on a
+/// shared L3 has all of it; a smaller share would call L3 speeds DRAM). A note when hwloc did
+/// not know the sizes (then 32 KiB, 1 MiB and no L3 are assumed).
+fn capacities(
+    summary: Result<&MachineSummary, &String>,
+    host_threads: u64,
+) -> (CacheBytes, Vec<String>) {
     let per_thread = |level: u32| -> Option<u64> {
         let m = summary.ok()?;
         let c = m
             .caches
             .iter()
             .find(|c| c.level == level && c.kind != "instruction" && c.size_bytes > 0)?;
-        Some(c.size_bytes / u64::from(c.pus_per_cache.max(1)))
+        let sharing = u64::from(c.pus_per_cache).min(host_threads).max(1);
+        Some(c.size_bytes / sharing)
     };
     match (per_thread(1), per_thread(2)) {
         (Some(l1), Some(l2)) => (
@@ -372,4 +382,55 @@ fn write_output(doc: &Ceilings, opts: &Options, node: &Node) -> Result<Option<Pa
     crate::output::write_atomic(&dir, "ceilings.json", doc.to_json().as_bytes())
         .map(Some)
         .map_err(|e| format!("--output {}: {e}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rankscope_collectors::topology::CacheLevel;
+
+    fn cache(level: u32, kind: &str, size_bytes: u64, pus_per_cache: u32) -> CacheLevel {
+        CacheLevel {
+            level,
+            kind: kind.into(),
+            size_bytes,
+            line_bytes: 64,
+            count: 1,
+            pus_per_cache,
+        }
+    }
+
+    #[test]
+    fn caches_are_shared_by_the_threads_that_run() {
+        let m = MachineSummary {
+            caches: vec![
+                cache(1, "data", 32 << 10, 2),
+                cache(1, "instruction", 32 << 10, 2),
+                cache(2, "unified", 1 << 20, 2),
+                cache(3, "unified", 32 << 20, 16),
+            ],
+            ..Default::default()
+        };
+        // Every PU busy: each thread has its share.
+        let (c, notes) = capacities(Ok(&m), 64);
+        assert_eq!((c.l1, c.l2, c.l3), (16 << 10, 512 << 10, Some(2 << 20)));
+        assert!(notes.is_empty());
+        // One thread alone has every cache to itself.
+        let (c, _) = capacities(Ok(&m), 1);
+        assert_eq!((c.l1, c.l2, c.l3), (32 << 10, 1 << 20, Some(32 << 20)));
+        // No L3: null, not zero.
+        let m = MachineSummary {
+            caches: m.caches[..3].to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(capacities(Ok(&m), 4).0.l3, None);
+    }
+
+    #[test]
+    fn unknown_caches_are_assumed_and_said() {
+        let why = "hwloc failed".to_string();
+        let (c, notes) = capacities(Err(&why), 2);
+        assert_eq!((c.l1, c.l2, c.l3), (32 << 10, 1 << 20, None));
+        assert!(notes[0].contains("hwloc failed") && notes[0].contains("assumed"));
+    }
 }

@@ -72,6 +72,15 @@ impl Node {
         value
     }
 
+    /// The sum of `value` over the host's ranks.
+    pub fn sum(&self, value: u64) -> u64 {
+        #[cfg(feature = "mpi")]
+        if let Some(c) = &self.comms {
+            return c.node_sum(value);
+        }
+        value
+    }
+
     /// Whether `yes` holds on every rank of the job.
     pub fn everyone(&self, yes: bool) -> bool {
         #[cfg(feature = "mpi")]
@@ -162,6 +171,10 @@ mod imp {
             reduce(&self.node, value, SystemOperation::max())
         }
 
+        pub(super) fn node_sum(&self, value: u64) -> u64 {
+            reduce(&self.node, value, SystemOperation::sum())
+        }
+
         pub(super) fn world_min(&self, value: u64) -> u64 {
             reduce(&self.world, value, SystemOperation::min())
         }
@@ -236,6 +249,7 @@ mod tests {
         assert_eq!((n.local_size, n.world_size), (1, 1));
         n.barrier();
         assert_eq!(n.max(7), 7);
+        assert_eq!(n.sum(7), 7);
         assert!(n.everyone(true) && !n.everyone(false));
         assert_eq!(n.gather_on_leader(vec![1, 2]), Some(vec![vec![1, 2]]));
         assert_eq!(n.gather_leaders_on_root(Some(vec![3])), Some(vec![vec![3]]));
