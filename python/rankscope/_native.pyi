@@ -36,10 +36,26 @@ class Region:
 
 class Profiler:
     def __init__(
-        self, components: list[str], key: str | None = None, c_calls: bool | None = None
+        self,
+        components: list[str],
+        key: str | None = None,
+        c_calls: bool | None = None,
+        *,
+        include: str | None = None,
+        exclude: str | None = None,
+        include_file: str | None = None,
+        exclude_file: str | None = None,
     ) -> None: ...
     def __new__(
-        cls, components: list[str], key: str | None = None, c_calls: bool | None = None
+        cls,
+        components: list[str],
+        key: str | None = None,
+        c_calls: bool | None = None,
+        *,
+        include: str | None = None,
+        exclude: str | None = None,
+        include_file: str | None = None,
+        exclude_file: str | None = None,
     ) -> Self: ...
     def enable(self) -> None: ...
     def disable(self) -> None: ...

@@ -32,6 +32,7 @@ json_output: bool
 text_output: bool
 hdf5_output: bool
 caliper_output: bool
+pstats_output: bool
 trace_output: bool
 flat_profile: bool
 timeline_profile: bool
@@ -44,6 +45,10 @@ collapse_threads: bool
 collapse_processes: bool
 components: list[str]
 profile_c_calls: bool
+profile_include: str
+profile_exclude: str
+profile_include_file: str
+profile_exclude_file: str
 dart_output: bool
 dart_count: int
 mpi_thread: bool

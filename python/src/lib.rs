@@ -10,6 +10,7 @@ mod component;
 mod external;
 mod memory;
 mod profiler;
+mod profiler_filter;
 mod region;
 mod roofline;
 mod roofline_ceilings;

@@ -7,8 +7,9 @@
 //! It hooks the interpreter's C profiling interface (what cProfile uses), so no Python code runs
 //! per call. Each resumption of a generator or coroutine counts as one call.
 //!
-//! Each event costs one hash lookup: the region (or the decision to pass the call through) is
-//! made once per key and cached. Keys are addresses, kept valid by holding a reference to what
+//! Each event costs one hash lookup: the region (or the decision to pass the call through, for
+//! rankscope's own code and what the include/exclude filters of [`profiler_filter`] leave out)
+//! is made once per key and cached. Keys are addresses, kept valid by holding a reference to what
 //! they point to: a code object for a Python call; for a C call, the `PyMethodDef` (static), the
 //! type of the bound `self` (builtin method objects are created afresh at each `obj.method`
 //! access, so their own address is no key) and the calling code.
@@ -19,6 +20,7 @@
 //! measured by the marker's region; the wrapper tells the profiler (see [`expect_frame`]) so
 //! that its frame is passed through and the call is one node, not two.
 
+use crate::profiler_filter::{self, Setup};
 use crate::region::{bundle_of, clean_name};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -80,8 +82,8 @@ type AddrMap<K, V> = HashMap<K, V, BuildHasherDefault<AddrHasher>>;
 struct State {
     /// How many `enable` calls are not yet matched by `disable`.
     depth: usize,
-    /// The bundle of the outermost enabled profiler.
-    bundle: Option<&'static Bundle>,
+    /// The bundle and filter of the outermost enabled profiler.
+    setup: Option<&'static Setup>,
     /// Whether the outermost enabled profiler records C calls.
     c_calls: bool,
     /// One entry per call still running, innermost last: its token, or None for a call passed
@@ -91,13 +93,22 @@ struct State {
     block: Option<Token>,
     /// The code object (address) whose next frame a marker's region measures, or 0.
     expected: usize,
-    /// The entry of every key seen, per bundle (the key's last word).
+    /// The entry of every key seen, per setup (the key's last word).
     regions: AddrMap<Key, Entry>,
     /// Block regions per (code object, line, bundle) of the `with` statement.
     blocks: AddrMap<(usize, c_int, usize), rankscope::Region>,
     /// Keeps the objects whose addresses are keys alive, so an address is never reused for
     /// another object while its entry exists.
     keep: Vec<Py<PyAny>>,
+}
+
+impl Drop for State {
+    /// A thread that ends while profiled (threads the profiler CLI enables) no longer counts.
+    fn drop(&mut self) {
+        if self.depth > 0 {
+            ACTIVE.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 thread_local! {
@@ -148,21 +159,34 @@ pub(crate) struct Profiler {
     key: Option<rankscope::Region>,
     /// Record C calls; None: the `profile_c_calls` setting at `enable`.
     c_calls: Option<bool>,
+    /// Include and exclude patterns (see [`profiler_filter`]); None: their settings at `enable`.
+    patterns: [Option<String>; 4],
 }
 
 #[pymethods]
 impl Profiler {
     #[new]
-    #[pyo3(signature = (components, key = None, c_calls = None))]
+    #[pyo3(signature = (
+        components, key = None, c_calls = None, *,
+        include = None, exclude = None, include_file = None, exclude_file = None
+    ))]
+    #[allow(clippy::too_many_arguments)] // the Python signature: keywords with defaults
     fn new(
         py: Python<'_>,
         components: Vec<String>,
         key: Option<&Bound<'_, PyString>>,
         c_calls: Option<bool>,
+        include: Option<String>,
+        exclude: Option<String>,
+        include_file: Option<String>,
+        exclude_file: Option<String>,
     ) -> PyResult<Self> {
         let bundle = bundle_of(&components)?;
+        let patterns = [include, exclude, include_file, exclude_file];
+        profiler_filter::check(&patterns.clone().map(Option::unwrap_or_default))?;
         package_dir(py);
         Ok(Profiler {
+            patterns,
             bundle,
             key: key
                 .map(|k| clean_name(k.as_any()))
@@ -239,7 +263,7 @@ impl Profiler {
         let first = STATE.with_borrow_mut(|s| {
             s.depth += 1;
             if s.depth == 1 {
-                s.bundle = Some(self.bundle);
+                s.setup = Some(profiler_filter::setup(self.bundle, &self.patterns));
                 s.c_calls = self
                     .c_calls
                     .unwrap_or_else(|| rankscope::settings::current().profile_c_calls);
@@ -309,9 +333,9 @@ fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// The entry of a Python code object: pass rankscope's own code through, measure the rest as
-/// `qualname@file:line`.
-fn python_entry(code: &Bound<'_, PyAny>, bundle: &'static Bundle) -> Entry {
+/// The entry of a Python code object: pass rankscope's own code and what the filter leaves
+/// out through, measure the rest as `qualname@file:line`.
+fn python_entry(code: &Bound<'_, PyAny>, setup: &'static Setup) -> Entry {
     let file = text_attr(code, "co_filename");
     if is_ours_file(code.py(), &file) {
         return None;
@@ -320,12 +344,15 @@ fn python_entry(code: &Bound<'_, PyAny>, bundle: &'static Bundle) -> Entry {
     if name.is_empty() {
         name = text_attr(code, "co_name");
     }
+    if !setup.filter.records(&name, &file) {
+        return None;
+    }
     let line: u32 = code
         .getattr("co_firstlineno")
         .and_then(|v| v.extract())
         .unwrap_or(0);
     let name = format!("{name}@{}:{line}", base_name(&file));
-    Some(rankscope::Region::new(&name, bundle))
+    Some(rankscope::Region::new(&name, setup.bundle))
 }
 
 fn is_ours_file(py: Python<'_>, file: &str) -> bool {
@@ -338,14 +365,17 @@ fn is_ours_module(name: &str) -> bool {
 }
 
 /// The entry of a C function called from `caller` (a code object): passed through when
-/// rankscope's code calls it or it is rankscope's own; otherwise named as cProfile names it.
-fn c_entry(func: &Bound<'_, PyAny>, caller: &Bound<'_, PyAny>, bundle: &'static Bundle) -> Entry {
+/// rankscope's code calls it, it is rankscope's own, or the filter leaves it out (matching its
+/// name and the caller's file); otherwise named as cProfile names it.
+fn c_entry(func: &Bound<'_, PyAny>, caller: &Bound<'_, PyAny>, setup: &'static Setup) -> Entry {
     let py = func.py();
-    if is_ours_file(py, &text_attr(caller, "co_filename")) {
+    let file = text_attr(caller, "co_filename");
+    if is_ours_file(py, &file) {
         return None;
     }
     let (name, ours) = c_name(func);
-    (!ours).then(|| rankscope::Region::new(&name, bundle))
+    (!ours && setup.filter.records(&name, &file))
+        .then(|| rankscope::Region::new(&name, setup.bundle))
 }
 
 /// cProfile's name of a builtin function or method (`_lsprof.c`'s `normalizeUserObj`, shown
@@ -455,7 +485,7 @@ enum Found {
     /// Handled (an entry was pushed), or not profiling.
     Done,
     /// No entry yet for the key: build it (calls Python, so outside the state's borrow).
-    Miss(&'static Bundle),
+    Miss(&'static Setup),
 }
 
 /// A Python frame starts (a call, or a generator or coroutine resuming).
@@ -466,7 +496,7 @@ unsafe fn on_call(frame: *mut ffi::PyFrameObject) {
     // SAFETY: PyFrame_GetCode returns a new (never null) reference, released at the end.
     let code = unsafe { ffi::PyFrame_GetCode(frame) } as *mut ffi::PyObject;
     let found = STATE.with_borrow_mut(|s| {
-        let Some(bundle) = s.bundle else {
+        let Some(setup) = s.setup else {
             return Found::Done;
         };
         if s.expected != 0 {
@@ -476,21 +506,21 @@ unsafe fn on_call(frame: *mut ffi::PyFrameObject) {
                 return Found::Done;
             }
         }
-        match s.regions.get(&py_key(code, bundle)) {
+        match s.regions.get(&py_key(code, setup)) {
             Some(entry) => {
                 let token = entry.map(|r| r.start());
                 s.open.push(token);
                 Found::Done
             }
-            None => Found::Miss(bundle),
+            None => Found::Miss(setup),
         }
     });
     // SAFETY: attached (see above); the Bound takes over the new reference.
     let py = unsafe { Python::assume_attached() };
     let code = unsafe { Bound::from_owned_ptr(py, code) };
-    if let Found::Miss(bundle) = found {
-        let entry = python_entry(&code, bundle);
-        let key = py_key(code.as_ptr(), bundle);
+    if let Found::Miss(setup) = found {
+        let entry = python_entry(&code, setup);
+        let key = py_key(code.as_ptr(), setup);
         STATE.with_borrow_mut(|s| {
             s.regions.insert(key, entry);
             s.keep.push(code.unbind());
@@ -499,8 +529,8 @@ unsafe fn on_call(frame: *mut ffi::PyFrameObject) {
     }
 }
 
-fn py_key(code: *mut ffi::PyObject, bundle: &'static Bundle) -> Key {
-    (code as usize, PY_CALL, 0, bundle as *const Bundle as usize)
+fn py_key(code: *mut ffi::PyObject, setup: &'static Setup) -> Key {
+    (code as usize, PY_CALL, 0, setup as *const Setup as usize)
 }
 
 /// A C function is called from `frame`.
@@ -509,7 +539,7 @@ fn py_key(code: *mut ffi::PyObject, bundle: &'static Bundle) -> Key {
 /// The GIL is held, `frame` is live and `func` is a live object.
 unsafe fn on_c_call(frame: *mut ffi::PyFrameObject, func: *mut ffi::PyObject) {
     let found = STATE.with_borrow_mut(|s| {
-        let Some(bundle) = s.bundle.filter(|_| s.c_calls) else {
+        let Some(setup) = s.setup.filter(|_| s.c_calls) else {
             return CFound::Done;
         };
         // SAFETY: as documented; the PyCFunction fields are read only after the type check.
@@ -535,7 +565,7 @@ unsafe fn on_c_call(frame: *mut ffi::PyFrameObject, func: *mut ffi::PyObject) {
             method_def,
             self_type,
             caller as usize,
-            bundle as *const Bundle as usize,
+            setup as *const Setup as usize,
         );
         match s.regions.get(&key) {
             Some(entry) => {
@@ -545,19 +575,10 @@ unsafe fn on_c_call(frame: *mut ffi::PyFrameObject, func: *mut ffi::PyObject) {
                 unsafe { ffi::Py_DECREF(caller) };
                 CFound::Done
             }
-            None => CFound::Miss {
-                bundle,
-                key,
-                caller,
-            },
+            None => CFound::Miss { setup, key, caller },
         }
     });
-    let CFound::Miss {
-        bundle,
-        key,
-        caller,
-    } = found
-    else {
+    let CFound::Miss { setup, key, caller } = found else {
         return;
     };
     // SAFETY: attached; the Bound takes over the new reference to the calling code; `func` is
@@ -567,7 +588,7 @@ unsafe fn on_c_call(frame: *mut ffi::PyFrameObject, func: *mut ffi::PyObject) {
     let func = unsafe { Bound::from_borrowed_ptr(py, func) };
     let self_type =
         (key.1 != 0).then(|| unsafe { Bound::from_borrowed_ptr(py, key.1 as *mut ffi::PyObject) });
-    let entry = c_entry(&func, &caller, bundle);
+    let entry = c_entry(&func, &caller, setup);
     STATE.with_borrow_mut(|s| {
         s.regions.insert(key, entry);
         // Keep what the key's addresses point at: the calling code, and self's type (the
@@ -587,7 +608,7 @@ enum CFound {
     /// No entry yet for `key`: build it outside the state's borrow (it calls Python), with the
     /// reference to the calling code taken for it.
     Miss {
-        bundle: &'static Bundle,
+        setup: &'static Setup,
         key: Key,
         caller: *mut ffi::PyObject,
     },

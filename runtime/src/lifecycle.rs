@@ -273,6 +273,7 @@ pub fn output_options(s: &Settings) -> OutputOptions {
         hdf5_output: s.hdf5_output,
         caliper_output: s.caliper_output,
         per_rank: !s.collapse_processes,
+        pstats_output: s.pstats_output,
         dart_output: s.dart_output,
         dart_count: s.dart_count as usize,
         trace_output: s.trace_output || s.timeline_profile,

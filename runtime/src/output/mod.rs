@@ -15,6 +15,7 @@ pub mod folder;
 pub mod hdf5;
 pub mod json;
 mod merge;
+pub mod pstats;
 #[cfg(test)]
 mod sample;
 pub mod text;
@@ -52,6 +53,8 @@ pub struct OutputOptions {
     pub caliper_output: bool,
     /// Also write each rank's own tree as `rank-<N>.json` (setting `collapse_processes` off).
     pub per_rank: bool,
+    /// Write `profile.pstats`, and `rank-<N>.pstats` with `per_rank` (setting `pstats_output`).
+    pub pstats_output: bool,
     /// Write `dart.txt` (setting `dart_output`).
     pub dart_output: bool,
     /// Write `trace.json` (settings `trace_output` or `timeline_profile`).
@@ -73,6 +76,7 @@ impl Default for OutputOptions {
             hdf5_output: true,
             caliper_output: true,
             per_rank: false,
+            pstats_output: false,
             dart_output: false,
             dart_count: 1,
             trace_output: false,
@@ -96,6 +100,9 @@ pub fn outputs(o: &OutputOptions) -> Vec<(bool, &'static str, Render)> {
         }),
         (o.caliper_output, "profile-summary.cali.json", |p, _| {
             caliper::to_caliper_summary_json(p)
+        }),
+        (o.pstats_output, "profile.pstats", |p, _| {
+            pstats::to_pstats(p)
         }),
         (o.text_output, "report.txt", |p, o| {
             Ok(text_report(p, &o.text).into_bytes())
@@ -141,6 +148,15 @@ pub fn write_all(profile: &Profile, o: &OutputOptions) -> io::Result<Vec<PathBuf
             match to_json(&profile.rank_view(col)).and_then(|bytes| dir.write(&name, &bytes)) {
                 Ok(path) => written.push(path),
                 Err(e) => failed.push(e),
+            }
+            if o.pstats_output {
+                let name = format!("rank-{}.pstats", info.rank);
+                match pstats::to_pstats(&profile.rank_view(col))
+                    .and_then(|bytes| dir.write(&name, &bytes))
+                {
+                    Ok(path) => written.push(path),
+                    Err(e) => failed.push(e),
+                }
             }
         }
     }

@@ -197,6 +197,8 @@ settings_table! {
         "Write the profile as HDF5.";
     caliper_output: bool = "true",
         "Write Caliper json-split files (per rank and summary) that Hatchet and Thicket load.";
+    pstats_output: bool = "false",
+        "Write profile.pstats: the call tree as Python's pstats (cProfile's marshal format) for pstats.Stats and snakeviz, summed over ranks (rank-<N>.pstats too with collapse_processes off).";
     trace_output: bool = "false",
         "Write trace.json, a Chrome Trace Event timeline (Perfetto, speedscope) of every region instance; turns on timeline_profile's recording.";
     flat_profile: bool = "false",
@@ -221,6 +223,14 @@ settings_table! {
         "Components measured by default, e.g. wall_clock,peak_rss.";
     profile_c_calls: bool = "true",
         "profile also records calls of C functions (builtins, extension modules), named like cProfile's: {built-in method time.sleep}.";
+    profile_include: String = "",
+        "Regular expression searched in each function's qualified name (C functions: cProfile's name): profile records only the functions that match; empty: all.";
+    profile_exclude: String = "",
+        "Regular expression searched in each function's qualified name: profile never records the functions that match (their calls still count in the caller).";
+    profile_include_file: String = "",
+        "Regular expression searched in each function's file path (C functions: the caller's): profile records only functions in files that match; empty: all.";
+    profile_exclude_file: String = "",
+        "Regular expression searched in each function's file path (C functions: the caller's): profile never records functions in files that match.";
     dart_output: bool = "false",
         "Print DART measurement lines (for CTest/CDash dashboards).";
     dart_count: u32 = "1",

@@ -16,9 +16,18 @@ itself a region, ``function@file:line`` of the ``with`` statement (or ``key``), 
 everything called inside; a decorated function's own call is its region. A function decorated
 with ``marker`` is one region per call (the marker's). rankscope's own code is never recorded.
 
+``include``/``exclude`` (regular expressions searched in a function's qualified name, or a C
+function's cProfile name) and ``include_file``/``exclude_file`` (searched in its file path; a C
+function's is its caller's) choose what is recorded; a function left out is passed through (what
+it calls nests under the enclosing region). Each defaults to its setting (``profile_include``,
+...). The decision is made once per function, not per call.
+
 It uses the interpreter's C profiling hook (like cProfile), so it replaces any
 ``sys.setprofile`` function while active. Profiling nests: an inner ``profile`` inside an active
 one joins it (the outer's components, no region of its own).
+
+``python -m rankscope.profiler script.py args`` profiles a whole script without changing it
+(see ``rankscope.profiler.__main__``).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import functools
 import types
 from typing import Any, Callable, TypeVar
 
-from . import _names, _native, _wrap
+from .. import _names, _native, _wrap
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,24 +68,39 @@ class profile(_native.Profiler):
 
     ``key`` names the region of the ``with`` block (default: ``function@file:line`` of the
     ``with``); given to the decorator, each call is a region ``key`` holding the function's.
-    ``c_calls`` records C function calls (default: the ``profile_c_calls`` setting). Entering and
-    leaving are native and never recorded."""
+    ``c_calls`` records C function calls (default: the ``profile_c_calls`` setting).
+    ``include``, ``exclude``, ``include_file``, ``exclude_file``: regular expressions choosing
+    the functions recorded (default: their ``profile_*`` settings); ValueError names one that
+    does not compile. Entering and leaving are native and never recorded."""
 
     components: list[str]
     key: str | None
     c_calls: bool | None
+    filters: dict[str, str]
 
     def __new__(
-        cls, components: Any = None, *, key: str | None = None, c_calls: bool | None = None
+        cls,
+        components: Any = None,
+        *,
+        key: str | None = None,
+        c_calls: bool | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
+        include_file: str | None = None,
+        exclude_file: str | None = None,
     ) -> Any:
+        given = (("include", include), ("exclude", exclude))
+        given += (("include_file", include_file), ("exclude_file", exclude_file))
+        filters = {name: value for name, value in given if value is not None}
         if callable(components) and not isinstance(components, (str, list, tuple)):
             # bare @profile: decorate with the default components
-            return cls(key=key, c_calls=c_calls)(components)
+            return cls(key=key, c_calls=c_calls, **filters)(components)
         names = _names.components(components)
-        self = super().__new__(cls, names, key, c_calls)
+        self = super().__new__(cls, names, key, c_calls, **filters)
         self.components = names
         self.key = key
         self.c_calls = c_calls
+        self.filters = filters
         return self
 
     def __call__(self, func: F) -> F:
@@ -86,7 +110,10 @@ class profile(_native.Profiler):
         if not self.key and isinstance(func, _C_FUNCTIONS):
             # A C function has no frame of its own to be the call's region: a keyed block is.
             profiler = type(self)(
-                self.components, key=_names.of_callable(func), c_calls=self.c_calls
+                self.components,
+                key=_names.of_callable(func),
+                c_calls=self.c_calls,
+                **self.filters,
             )
         keyed = profiler is not self or bool(self.key)
         stepped = _wrap.stepwise(func, _Span(profiler, keyed))
@@ -116,7 +143,7 @@ class profile(_native.Profiler):
     def __repr__(self) -> str:
         extra = "".join(
             f", {name}={value!r}"
-            for name, value in (("key", self.key), ("c_calls", self.c_calls))
+            for name, value in (("key", self.key), ("c_calls", self.c_calls), *self.filters.items())
             if value is not None
         )
         return f"profile({self.components!r}{extra})"
