@@ -9,6 +9,7 @@ use super::machine::os_indices;
 use hwlocality::cpu::binding::CpuBindingFlags;
 use hwlocality::cpu::cpuset::CpuSet;
 use hwlocality::object::types::ObjectType;
+use hwlocality::topology::Topology;
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
@@ -68,8 +69,6 @@ pub fn pin_collector_thread() -> Result<PinnedThread, String> {
         .collect();
     let (pu, free) = choose_collector_pu(&allowed, &rank_pus, &near)
         .ok_or("hwloc's allowed cpuset is empty: nowhere to pin a collector thread")?;
-    let mut target = CpuSet::new();
-    target.set(pu as usize);
     // Registered before binding: a concurrent read of the rank's binding must not see it.
     COLLECTORS
         .lock()
@@ -83,32 +82,29 @@ pub fn pin_collector_thread() -> Result<PinnedThread, String> {
         tid,
         _not_send: PhantomData,
     };
-    t.bind_cpu(&target, CpuBindingFlags::THREAD | CpuBindingFlags::STRICT)
-        .map_err(|e| format!("hwloc could not bind the collector thread to PU {pu}: {e}"))?;
-    let back = t
-        .cpu_binding(CpuBindingFlags::THREAD)
-        .map_err(|e| format!("hwloc could not read the collector thread's binding back: {e}"))?;
-    if back != target {
-        return Err(format!(
-            "the collector thread was bound to PU {pu} but reads back as {back}"
-        ));
-    }
+    bind_calling_thread(t, pu, "the collector thread")?;
     Ok(pinned)
 }
 
 /// Binds the calling thread to PU `pu` (an OS index), as a benchmark pins one thread per PU
 /// (the roofline ceilings), and reads the binding back. Errors name the PU and what failed.
 pub fn pin_thread_to_pu(pu: u32) -> Result<(), String> {
-    let t = this_system()?;
+    bind_calling_thread(this_system()?, pu, "a thread")
+}
+
+/// Binds the calling thread (`who`, for messages) to PU `pu` and checks the binding reads back.
+fn bind_calling_thread(t: &Topology, pu: u32, who: &str) -> Result<(), String> {
     let mut target = CpuSet::new();
     target.set(pu as usize);
     t.bind_cpu(&target, CpuBindingFlags::THREAD | CpuBindingFlags::STRICT)
-        .map_err(|e| format!("hwloc could not bind a thread to PU {pu}: {e}"))?;
+        .map_err(|e| format!("hwloc could not bind {who} to PU {pu}: {e}"))?;
     let back = t
         .cpu_binding(CpuBindingFlags::THREAD)
-        .map_err(|e| format!("hwloc could not read a thread's binding back: {e}"))?;
+        .map_err(|e| format!("hwloc could not read the binding of {who} back: {e}"))?;
     if back != target {
-        return Err(format!("a thread bound to PU {pu} reads back as {back}"));
+        return Err(format!(
+            "{who} was bound to PU {pu} but reads back as {back}"
+        ));
     }
     Ok(())
 }

@@ -117,6 +117,23 @@ macro_rules! chains {
     }};
 }
 
+/// `x * a + b` as one block of inline assembly (`$asm` names its operands `{x}`, `{a}`, `{b}`):
+/// opaque to the compiler, which cannot pack several of them into one vector instruction.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+macro_rules! asm_step {
+    ($ty:ty, $class:ident, $($asm:literal),+) => {
+        |mut x: $ty, a: $ty, b: $ty| {
+            // SAFETY: registers only, no memory; the kernel's caller checked the instructions
+            // exist on this CPU.
+            unsafe {
+                asm!($($asm),+, x = inout($class) x, a = in($class) a, b = in($class) b,
+                     options(pure, nomem, nostack))
+            };
+            x
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::{start_value, Isa, Precision, ADDEND, MULTIPLIER};
@@ -198,51 +215,23 @@ mod imp {
 
     #[target_feature(enable = "fma")]
     unsafe fn fma_scalar_f64(n: u64) -> f64 {
-        let step = |mut x: f64, a: f64, b: f64| {
-            // SAFETY: the caller checked FMA; registers only, no memory.
-            unsafe {
-                asm!("vfmadd213sd {x}, {a}, {b}", x = inout(xmm_reg) x, a = in(xmm_reg) a,
-                     b = in(xmm_reg) b, options(pure, nomem, nostack))
-            };
-            x
-        };
+        let step = asm_step!(f64, xmm_reg, "vfmadd213sd {x}, {a}, {b}");
         chains!(n, 12, |v: f64| v, step, |x: f64| x)
     }
 
     #[target_feature(enable = "fma")]
     unsafe fn fma_scalar_f32(n: u64) -> f64 {
-        let step = |mut x: f32, a: f32, b: f32| {
-            // SAFETY: the caller checked FMA; registers only, no memory.
-            unsafe {
-                asm!("vfmadd213ss {x}, {a}, {b}", x = inout(xmm_reg) x, a = in(xmm_reg) a,
-                     b = in(xmm_reg) b, options(pure, nomem, nostack))
-            };
-            x
-        };
+        let step = asm_step!(f32, xmm_reg, "vfmadd213ss {x}, {a}, {b}");
         chains!(n, 12, |v: f32| v, step, f64::from)
     }
 
     unsafe fn sse2_scalar_f64(n: u64) -> f64 {
-        let step = |mut x: f64, a: f64, b: f64| {
-            // SAFETY: SSE2 is the x86-64 baseline; registers only, no memory.
-            unsafe {
-                asm!("mulsd {x}, {a}", "addsd {x}, {b}", x = inout(xmm_reg) x,
-                     a = in(xmm_reg) a, b = in(xmm_reg) b, options(pure, nomem, nostack))
-            };
-            x
-        };
+        let step = asm_step!(f64, xmm_reg, "mulsd {x}, {a}", "addsd {x}, {b}");
         chains!(n, 12, |v: f64| v, step, |x: f64| x)
     }
 
     unsafe fn sse2_scalar_f32(n: u64) -> f64 {
-        let step = |mut x: f32, a: f32, b: f32| {
-            // SAFETY: SSE2 is the x86-64 baseline; registers only, no memory.
-            unsafe {
-                asm!("mulss {x}, {a}", "addss {x}, {b}", x = inout(xmm_reg) x,
-                     a = in(xmm_reg) a, b = in(xmm_reg) b, options(pure, nomem, nostack))
-            };
-            x
-        };
+        let step = asm_step!(f32, xmm_reg, "mulss {x}, {a}", "addss {x}, {b}");
         chains!(n, 12, |v: f32| v, step, f64::from)
     }
 }
@@ -289,26 +278,12 @@ mod imp {
     }
 
     unsafe fn scalar_f64(n: u64) -> f64 {
-        let step = |mut x: f64, a: f64, b: f64| {
-            // SAFETY: scalar FMA is in the AArch64 baseline; registers only, no memory.
-            unsafe {
-                asm!("fmadd {x:d}, {x:d}, {a:d}, {b:d}", x = inout(vreg) x, a = in(vreg) a,
-                     b = in(vreg) b, options(pure, nomem, nostack))
-            };
-            x
-        };
+        let step = asm_step!(f64, vreg, "fmadd {x:d}, {x:d}, {a:d}, {b:d}");
         chains!(n, 24, |v: f64| v, step, |x: f64| x)
     }
 
     unsafe fn scalar_f32(n: u64) -> f64 {
-        let step = |mut x: f32, a: f32, b: f32| {
-            // SAFETY: scalar FMA is in the AArch64 baseline; registers only, no memory.
-            unsafe {
-                asm!("fmadd {x:s}, {x:s}, {a:s}, {b:s}", x = inout(vreg) x, a = in(vreg) a,
-                     b = in(vreg) b, options(pure, nomem, nostack))
-            };
-            x
-        };
+        let step = asm_step!(f32, vreg, "fmadd {x:s}, {x:s}, {a:s}, {b:s}");
         chains!(n, 24, |v: f32| v, step, f64::from)
     }
 }
