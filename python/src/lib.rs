@@ -17,6 +17,9 @@ mod roofline_ceilings;
 mod runtime;
 mod settings;
 mod storage;
+mod tracer;
+mod tracer_code;
+mod tracer_hook;
 
 /// The extension module.
 #[pymodule]
@@ -32,5 +35,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     roofline::register(m)?;
     roofline_ceilings::register(m)?;
     memory::register(m)?;
+    tracer::register(m)?;
     Ok(())
 }
