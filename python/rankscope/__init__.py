@@ -9,6 +9,7 @@ for rank 0 to write the merged outputs of every rank at exit. Nothing is printed
 - ``rankscope.component``: one class per component (``WallClock``, ``PeakRss``, ...).
 - ``rankscope.storage``: this rank's data (``get``) and every rank's on rank 0 (``dmp_get``).
 - ``rankscope.add_arguments(parser)``: a ``rankscope-config`` argparse sub-command.
+- ``%load_ext rankscope`` (IPython, Jupyter): the ``%rankscope_profile`` magics.
 """
 
 import os as _os
@@ -36,7 +37,15 @@ def _is_rankscope_run() -> bool:
     return orig[-len(_sys.argv)].removeprefix("-m") == "rankscope.run"
 
 
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext rankscope`` in IPython or Jupyter: the ``%rankscope_profile`` magics (see
+    ``rankscope.ipython``; IPython is imported only then)."""
+    from .ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
 if not _is_rankscope_run():
     _runtime.start()
 
-__all__ = ["__version__", "add_arguments", "settings", "world"]
+__all__ = ["__version__", "add_arguments", "load_ipython_extension", "settings", "world"]

@@ -11,6 +11,7 @@ mod external;
 mod memory;
 mod profiler;
 mod profiler_filter;
+mod profiler_report;
 mod region;
 mod roofline;
 mod roofline_ceilings;

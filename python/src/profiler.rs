@@ -629,5 +629,6 @@ fn on_return(c_call: bool) {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Profiler>()
+    m.add_class::<Profiler>()?;
+    crate::profiler_report::register(m)
 }
