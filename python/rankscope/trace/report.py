@@ -211,7 +211,10 @@ def _function_text(func: Function, report: Report, merged: bool) -> str:
     for name in others:
         total = sum(func.total.sums.get(name, [0.0]))
         header[-1] += f"   {name}: {total:+.3f} {report.units.get(name, '')}"
-    titles = ["Line", "Hits", "Time", "Per hit", "% Time"]
+    titles = ["Line", "Hits"]
+    if merged:
+        titles += ["Hits min@rank", "Hits max@rank"]
+    titles += ["Time", "Per hit", "% Time"]
     if merged:
         titles += ["Time min@rank", "Time max@rank"]
     for name in others:
@@ -225,13 +228,16 @@ def _function_text(func: Function, report: Report, merged: bool) -> str:
         if figures is not None and sum(figures.laps) > 0:
             hits = sum(figures.laps)
             times = [t * 1e6 for t in figures.sums.get(TIME, [0.0] * len(ranks))]
-            time, low, high = _column(times, ranks, ".1f")
+            cells = [_column([float(n) for n in figures.laps], ranks, ".0f")]
+            cells.append(_column(times, ranks, ".1f"))
             share = 100 * sum(times) / lines_time if lines_time > 0 else 0.0
-            row[1:5] = [str(hits), time, f"{sum(times) / hits:.1f}", f"{share:.1f}"]
-            at = 5
+            per_hit = (f"{sum(times) / hits:.1f}", f"{share:.1f}")
             if merged:
-                row[5:7] = [low, high]
-                at = 7
+                row[1:9] = [*cells[0], cells[1][0], *per_hit, *cells[1][1:]]
+                at = 9
+            else:
+                row[1:5] = [cells[0][0], cells[1][0], *per_hit]
+                at = 5
             for name in others:
                 values = figures.sums.get(name, [0.0] * len(ranks))
                 total, low, high = _column(values, ranks, "+.3f")
