@@ -17,17 +17,19 @@ through, so the first region recorded is the program's ``<module>``.
 
 from __future__ import annotations
 
+import argparse
 import builtins
 import contextlib
 import io
 import os
 import runpy
 import sys
+import threading
 import types
 import zipfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 # The module that was ``__main__`` before the program replaced it (the command line's own):
 # kept alive, since its functions may still be running.
@@ -141,3 +143,81 @@ def _from_program(
     while start is not None and start.tb_frame.f_code is not code:
         start = start.tb_next
     return start if start is not None else tb
+
+
+# ---- what the command lines wrapping a program share -------------------------------------
+
+
+def add_program_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-m MODULE`` and the program with its arguments (everything after it, or after ``--``)."""
+    parser.add_argument(
+        "-m",
+        dest="module",
+        metavar="MODULE",
+        help="run library module MODULE as a script, like python -m (its arguments follow)",
+    )
+    parser.add_argument(
+        "program",
+        nargs=argparse.REMAINDER,
+        metavar="script.py [args ...]",
+        help="the program and its arguments",
+    )
+
+
+def program_of(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[str, list[str], bool]:
+    """The program from ``add_program_arguments``' options: (script or module, its arguments,
+    whether it is a module). A usage error when there is none (with a hint when ``-c`` took
+    the script for a component)."""
+    program = list(args.program)
+    if program[:1] == ["--"]:
+        program = program[1:]
+    if args.module is not None:
+        return args.module, program, True
+    if not program:
+        hint = ""
+        if any(c.endswith(".py") for c in getattr(args, "components", None) or []):
+            hint = "; -c took it as a component: put -- between the components and the program"
+        parser.error(f"the program to run is missing (script.py [args], or -m module [args]){hint}")
+    return program[0], program[1:], False
+
+
+def load_or_status(
+    prog: str, program: str, args: list[str], module: bool
+) -> tuple[types.CodeType, types.ModuleType] | int:
+    """``load``, or the exit status python would give after saying why it cannot (the message
+    on stderr, named after ``prog``)."""
+    try:
+        return load(program, args, module=module)
+    except ProgramNotFound as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return e.status
+    except SyntaxError as e:
+        return report_syntax_error(e)
+
+
+class Switch(Protocol):
+    def enable(self) -> None: ...
+    def disable(self) -> None: ...
+
+
+class EveryThread:
+    """Enables ``switch`` (a profiler, a tracer) on this thread and on every thread started
+    meanwhile (each enables itself at its first event, before its ``run``), from ``__enter__``
+    to ``__exit__``. A class, not a generator context manager: its methods are rankscope's own
+    code, which the profiler passes through, so nothing of it shows in the outputs."""
+
+    def __init__(self, switch: Switch) -> None:
+        self.switch = switch
+
+    def start_in_thread(self, *_: Any) -> None:
+        self.switch.enable()  # replaces this hook with the native one, for this thread
+
+    def __enter__(self) -> None:
+        threading.setprofile(self.start_in_thread)
+        self.switch.enable()
+
+    def __exit__(self, *_: Any) -> None:
+        self.switch.disable()
+        threading.setprofile(None)  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ if sys.argv[1:2] == ["raise"]:
     failing()
 """
 
-MACHINERY = ("_script.py", "__main__.py:", "WholeProgram", "profiler/__init__", "runpy")
+MACHINERY = ("_script.py", "__main__.py:", "EveryThread", "profiler/__init__", "runpy")
 
 
 def write(tmp_path: Path, text: str, name: str = "job.py") -> Path:

@@ -18,9 +18,7 @@ import argparse
 import builtins
 import os
 import sys
-import threading
 from collections.abc import Sequence
-from typing import Any
 
 from .. import _native, _script, settings
 from . import profile
@@ -87,18 +85,7 @@ def parser() -> argparse.ArgumentParser:
         help="put a bare 'profile' into builtins and profile only the functions the "
         "program decorates with @profile (the whole-program profiler stays off)",
     )
-    p.add_argument(
-        "-m",
-        dest="module",
-        metavar="MODULE",
-        help="run library module MODULE as a script, like python -m (its arguments follow)",
-    )
-    p.add_argument(
-        "program",
-        nargs=argparse.REMAINDER,
-        metavar="script.py [args ...]",
-        help="the program and its arguments",
-    )
+    _script.add_program_arguments(p)
     return p
 
 
@@ -137,52 +124,20 @@ def apply_settings(p: argparse.ArgumentParser, args: argparse.Namespace) -> None
         settings.pstats_output = True
 
 
-class WholeProgram:
-    """Profiles this thread and every thread started meanwhile (each enables itself at its
-    first event, before its ``run``), from ``__enter__`` until ``__exit__``. A class, not a
-    generator context manager: its methods are rankscope's own code, which the profiler
-    passes through, so nothing of it shows in the profile."""
-
-    def __init__(self, profiler: profile) -> None:
-        self.profiler = profiler
-
-    def start_in_thread(self, *_: Any) -> None:
-        self.profiler.enable()  # replaces this hook with the native one, for this thread
-
-    def __enter__(self) -> None:
-        threading.setprofile(self.start_in_thread)
-        self.profiler.enable()
-
-    def __exit__(self, *_: Any) -> None:
-        self.profiler.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    program = list(args.program)
-    if program[:1] == ["--"]:
-        program = program[1:]
-    if args.module is None and not program:
-        hint = ""
-        if any(c.endswith(".py") for c in args.components or []):
-            hint = "; -c took it as a component: put -- between the components and the program"
-        p.error(f"the program to run is missing (script.py [args], or -m module [args]){hint}")
+    program, program_args, module = _script.program_of(p, args)
     profiler = make_profiler(p, args)
     apply_settings(p, args)
-    target, rest = (args.module, program) if args.module else (program[0], program[1:])
-    try:
-        code, module = _script.load(target, rest, module=args.module is not None)
-    except _script.ProgramNotFound as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return e.status
-    except SyntaxError as e:
-        return _script.report_syntax_error(e)
+    loaded = _script.load_or_status(PROG, program, program_args, module)
+    if isinstance(loaded, int):
+        return loaded
+    code, main_module = loaded
     if args.builtin:
         builtins.profile = profiler  # type: ignore[attr-defined]
-        return _script.run(code, module)
-    return _script.run(code, module, lambda: WholeProgram(profiler))
+        return _script.run(code, main_module)
+    return _script.run(code, main_module, lambda: _script.EveryThread(profiler))
 
 
 if __name__ == "__main__":
