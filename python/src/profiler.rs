@@ -34,6 +34,7 @@ use std::ffi::CStr;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// What calls of one key do: start this region, or (None) pass through, recording nothing;
 /// the calls they make nest under the enclosing region.
@@ -161,6 +162,9 @@ pub(crate) struct Profiler {
     c_calls: Option<bool>,
     /// Include and exclude patterns (see [`profiler_filter`]); None: their settings at `enable`.
     patterns: [Option<String>; 4],
+    /// The setup last made and the settings generation it was made under, so that a decorated
+    /// function's `enable` per call reads no settings while they do not change.
+    last_setup: Mutex<Option<(u64, &'static Setup)>>,
 }
 
 #[pymethods]
@@ -187,6 +191,7 @@ impl Profiler {
         package_dir(py);
         Ok(Profiler {
             patterns,
+            last_setup: Mutex::new(None),
             bundle,
             key: key
                 .map(|k| clean_name(k.as_any()))
@@ -258,15 +263,35 @@ impl Profiler {
 }
 
 impl Profiler {
+    /// The setup and whether C calls are recorded, from the settings when not given; made
+    /// again only after the settings changed.
+    fn setup(&self) -> (&'static Setup, bool) {
+        // Read before the settings, so a cached setup is never older than its generation.
+        let generation = rankscope::settings::generation();
+        let mut last = self.last_setup.lock().unwrap_or_else(|e| e.into_inner());
+        let setup = match *last {
+            Some((made, setup)) if made == generation => setup,
+            _ => {
+                let settings = rankscope::settings::current();
+                let setup = profiler_filter::setup(self.bundle, &self.patterns, &settings);
+                *last = Some((generation, setup));
+                setup
+            }
+        };
+        let c_calls = self
+            .c_calls
+            .unwrap_or_else(|| rankscope::settings::current().profile_c_calls);
+        (setup, c_calls)
+    }
+
     /// `enable`, with a block region when `block` is given (the `with` form).
     fn start(&self, block: Option<Python<'_>>) {
         let first = STATE.with_borrow_mut(|s| {
             s.depth += 1;
             if s.depth == 1 {
-                s.setup = Some(profiler_filter::setup(self.bundle, &self.patterns));
-                s.c_calls = self
-                    .c_calls
-                    .unwrap_or_else(|| rankscope::settings::current().profile_c_calls);
+                let (setup, c_calls) = self.setup();
+                s.setup = Some(setup);
+                s.c_calls = c_calls;
                 s.expected = 0;
             }
             s.depth == 1

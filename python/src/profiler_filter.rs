@@ -9,6 +9,7 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rankscope::bundle::Bundle;
+use rankscope::settings::Settings;
 use regex::Regex;
 use std::sync::Mutex;
 
@@ -16,7 +17,8 @@ use std::sync::Mutex;
 /// pattern not given, in the same order.
 pub(crate) type Patterns = [String; 4];
 
-/// The settings read when a profiler was given no pattern: one per field of [`Patterns`].
+/// The settings read when a profiler was given no pattern: one per field of [`Patterns`] (the
+/// names of the fields [`setup`] reads, for its messages).
 pub(crate) const SETTINGS: [&str; 4] = [
     "profile_include",
     "profile_exclude",
@@ -96,15 +98,22 @@ pub(crate) fn check(patterns: &Patterns) -> PyResult<()> {
 }
 
 /// The setup for `bundle` with `given` patterns, a pattern not given (`None`) taken from its
-/// setting. A setting that is not a valid regular expression is reported on stderr (once per
-/// setup made) and filters nothing: a wrong setting must not change what the profiled program
-/// does.
-pub(crate) fn setup(bundle: &'static Bundle, given: &[Option<String>; 4]) -> &'static Setup {
-    let patterns: Patterns = std::array::from_fn(|i| {
-        given[i]
-            .clone()
-            .unwrap_or_else(|| rankscope::settings::get(SETTINGS[i]).unwrap_or_default())
-    });
+/// setting in `settings`. A setting that is not a valid regular expression is reported on stderr
+/// (once per setup made) and filters nothing: a wrong setting must not change what the profiled
+/// program does.
+pub(crate) fn setup(
+    bundle: &'static Bundle,
+    given: &[Option<String>; 4],
+    settings: &Settings,
+) -> &'static Setup {
+    let from_settings = [
+        &settings.profile_include,
+        &settings.profile_exclude,
+        &settings.profile_include_file,
+        &settings.profile_exclude_file,
+    ];
+    let patterns: Patterns =
+        std::array::from_fn(|i| given[i].clone().unwrap_or_else(|| from_settings[i].clone()));
     let mut setups = SETUPS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(found) = setups
         .iter()
