@@ -20,6 +20,7 @@ mod settings;
 mod storage;
 mod tracer;
 mod tracer_code;
+mod tracer_frame_flags;
 mod tracer_hook;
 
 /// The extension module.

@@ -45,13 +45,13 @@ impl Tracer {
     }
 
     /// Starts tracing this thread (or nests inside the tracing already on).
-    fn enable(&self) {
-        tracer_hook::enable();
+    fn enable(&self, py: Python<'_>) {
+        tracer_hook::enable(py);
     }
 
     /// Ends the matching `enable`; the outermost one stops tracing this thread.
-    fn disable(&self) {
-        tracer_hook::disable();
+    fn disable(&self, py: Python<'_>) {
+        tracer_hook::disable(py);
     }
 
     /// Makes `select` (a callable taking a code object and returning whether its calls are
@@ -77,25 +77,26 @@ impl Tracer {
         let code =
             unsafe { Bound::from_owned_ptr(py, ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject) };
         let traced = tracer_code::entry(&code, slf.get().bundle);
-        tracer_hook::enter_block(frame, traced);
+        tracer_hook::enter_block(py, frame, traced);
         Ok(slf)
     }
 
     /// Ends the block's tracing; exceptions propagate.
     fn __exit__(
         &self,
+        py: Python<'_>,
         _kind: Option<Bound<'_, PyAny>>,
         _value: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> bool {
-        tracer_hook::exit_block();
+        tracer_hook::exit_block(py);
         false
     }
 
     /// Whether this thread is being traced.
     #[staticmethod]
-    fn active() -> bool {
-        tracer_hook::active()
+    fn active(py: Python<'_>) -> bool {
+        tracer_hook::active(py)
     }
 }
 

@@ -10,6 +10,7 @@ use crate::region::clean_name;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use rankscope::bundle::Bundle;
+use rankscope::storage::NameId;
 use std::collections::HashMap;
 use std::os::raw::c_void;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,18 +21,23 @@ use std::sync::{Mutex, OnceLock};
 pub(crate) struct Traced {
     /// The function's region: one lap per call (or per `with trace()` block).
     pub(crate) func: rankscope::Region,
+    /// What measures the lines.
+    pub(crate) bundle: &'static Bundle,
+    /// The bundle is the wall clock alone: the tracer times lines itself, one clock read per
+    /// line event (see `tracer_hook`).
+    pub(crate) clock_only: bool,
     /// The line number of `lines[0]`.
     first: i32,
-    /// One region per line from `first` to the last line of the code.
-    lines: Vec<rankscope::Region>,
+    /// The node name of each line from `first` to the last line of the code.
+    lines: Vec<NameId>,
     /// Keeps the code object alive: its address identifies this entry.
     _code: Py<PyAny>,
 }
 
 impl Traced {
-    /// The region of source line `line`, if the code spans it.
+    /// The node name of source line `line`, if the code spans it.
     #[inline]
-    pub(crate) fn line(&self, line: i32) -> Option<rankscope::Region> {
+    pub(crate) fn line(&self, line: i32) -> Option<NameId> {
         usize::try_from(line - self.first)
             .ok()
             .and_then(|i| self.lines.get(i).copied())
@@ -167,11 +173,14 @@ fn build(code: &Bound<'_, PyAny>, bundle: &'static Bundle) -> Traced {
             } else {
                 format!("line {n}: {text}")
             };
-            rankscope::Region::new(&name, bundle)
+            rankscope::storage::intern(&name)
         })
         .collect();
+    let clock_only = matches!(bundle.collectors(), [c] if c.name() == "wall_clock");
     Traced {
         func: rankscope::Region::new(&format!("{qualname}@{path}:{first}"), bundle),
+        bundle,
+        clock_only,
         first,
         lines,
         _code: code.clone().unbind(),

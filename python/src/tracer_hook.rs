@@ -10,12 +10,22 @@
 //!
 //! Events of untraced frames cost: a call, one read of the code object's cached decision
 //! ([`tracer_code`]); a line or a return, one comparison with the innermost traced frame.
+//!
+//! The thread's state reaches the callback as the hook's argument object (a capsule), not
+//! through a thread-local: in a shared library each thread-local access is a call
+//! (`__tls_get_addr`), a cost paid on every event. When the wall clock is the only component,
+//! the tracer times the lines itself with one clock read per line event (the end of a line is
+//! the start of the next) and hands the time to the line's node (`storage::enter`/`leave`);
+//! other bundles sample at each line's start and stop as regions do.
 
 use crate::tracer_code::{self, Decision, Traced};
+use crate::tracer_frame_flags as frame_flags;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyCapsule;
 use rankscope::bundle::Bundle;
-use rankscope::storage::Token;
+use rankscope::collectors::now_ns;
+use rankscope::storage::{self, Token};
 use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::sync::Mutex;
@@ -26,8 +36,8 @@ struct Open {
     frame: usize,
     traced: &'static Traced,
     func: Token,
-    /// The line running now, if one has started.
-    line: Option<Token>,
+    /// The line running now, if one has started, and when it started (clock-only bundles).
+    line: Option<(Token, i64)>,
 }
 
 /// This thread's tracing state.
@@ -42,8 +52,47 @@ struct State {
     blocks: Vec<Option<usize>>,
 }
 
+type Shared = RefCell<State>;
+
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
+    /// This thread's state, in the capsule handed to the hook as its argument.
+    static CAPSULE: RefCell<Option<Py<PyCapsule>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's state (made at first use).
+fn with_state<R>(py: Python<'_>, f: impl FnOnce(&mut State) -> R) -> R {
+    let capsule = capsule(py);
+    // SAFETY: the capsule is ours, alive while we hold it.
+    let shared = unsafe { state_of(capsule.as_ptr()) };
+    let r = f(&mut shared.borrow_mut());
+    r
+}
+
+/// The name of the capsules holding a thread's state.
+const NAME: &std::ffi::CStr = c"rankscope.trace.state";
+
+/// This thread's capsule.
+fn capsule(py: Python<'_>) -> Bound<'_, PyCapsule> {
+    CAPSULE.with_borrow_mut(|c| {
+        c.get_or_insert_with(|| {
+            PyCapsule::new_with_value(py, Shared::default(), NAME)
+                .expect("a capsule of a few bytes")
+                .unbind()
+        })
+        .bind(py)
+        .clone()
+    })
+}
+
+/// The state behind the hook's argument.
+///
+/// # Safety
+/// `obj` is a capsule made by [`capsule`] (the only argument the hook is installed with),
+/// and outlives the reference.
+#[inline]
+unsafe fn state_of<'a>(obj: *mut ffi::PyObject) -> &'a Shared {
+    // SAFETY: as documented; the capsule's pointer is its boxed value.
+    unsafe { &*(ffi::PyCapsule_GetPointer(obj, NAME.as_ptr()) as *const Shared) }
 }
 
 /// What decides, for code objects nobody decorated, whether their calls are traced: a Python
@@ -58,22 +107,23 @@ pub(crate) fn set_selector(selector: Option<(Py<PyAny>, &'static Bundle)>) {
 }
 
 /// Starts tracing this thread, or nests inside the tracing already on.
-pub(crate) fn enable() {
-    let first = STATE.with_borrow_mut(|s| {
+pub(crate) fn enable(py: Python<'_>) {
+    let first = with_state(py, |s| {
         s.depth += 1;
         s.depth == 1
     });
     if first {
-        // SAFETY: callers hold the GIL (Python methods); the callback has the signature
-        // CPython expects; a null argument object is allowed.
-        unsafe { ffi::PyEval_SetTrace(Some(callback), std::ptr::null_mut()) };
+        frame_flags::learn(py);
+        // SAFETY: attached; the callback has the signature CPython expects, and its argument
+        // (kept alive by the interpreter while installed) is this thread's capsule.
+        unsafe { ffi::PyEval_SetTrace(Some(callback), capsule(py).as_ptr()) };
     }
 }
 
 /// Ends the matching [`enable`]; the outermost one stops tracing this thread and closes the
 /// frames still open (their time so far is recorded).
-pub(crate) fn disable() {
-    let last = STATE.with_borrow_mut(|s| match s.depth {
+pub(crate) fn disable(py: Python<'_>) {
+    let last = with_state(py, |s| match s.depth {
         0 => false,
         d => {
             s.depth = d - 1;
@@ -83,7 +133,7 @@ pub(crate) fn disable() {
     if last {
         // SAFETY: as in `enable`.
         unsafe { ffi::PyEval_SetTrace(None, std::ptr::null_mut()) };
-        let open = STATE.with_borrow_mut(|s| std::mem::take(&mut s.open));
+        let open = with_state(py, |s| std::mem::take(&mut s.open));
         for o in open.into_iter().rev() {
             close(o);
         }
@@ -91,16 +141,16 @@ pub(crate) fn disable() {
 }
 
 /// Whether this thread is being traced.
-pub(crate) fn active() -> bool {
-    STATE.with_borrow(|s| s.depth > 0)
+pub(crate) fn active(py: Python<'_>) -> bool {
+    with_state(py, |s| s.depth > 0)
 }
 
 /// Starts a `with trace()` block run by `frame` (which started before tracing did): enables
 /// tracing and traces `frame` from now on under `traced`, unless it is traced already (the
 /// block then joins it).
-pub(crate) fn enter_block(frame: *mut ffi::PyFrameObject, traced: &'static Traced) {
-    enable();
-    STATE.with_borrow_mut(|s| {
+pub(crate) fn enter_block(py: Python<'_>, frame: *mut ffi::PyFrameObject, traced: &'static Traced) {
+    enable(py);
+    with_state(py, |s| {
         let new = !s.open.iter().any(|o| o.frame == frame as usize);
         if new {
             s.open.push(Open {
@@ -116,8 +166,8 @@ pub(crate) fn enter_block(frame: *mut ffi::PyFrameObject, traced: &'static Trace
 
 /// Ends the innermost `with trace()` block: stops tracing its frame (with the frames still
 /// open inside it) if the block started it, then the matching [`disable`].
-pub(crate) fn exit_block() {
-    let closed = STATE.with_borrow_mut(|s| {
+pub(crate) fn exit_block(py: Python<'_>) {
+    let closed = with_state(py, |s| {
         let frame = s.blocks.pop().flatten()?;
         let at = s.open.iter().rposition(|o| o.frame == frame)?;
         Some(s.open.split_off(at))
@@ -125,28 +175,40 @@ pub(crate) fn exit_block() {
     for o in closed.into_iter().flatten().rev() {
         close(o);
     }
-    disable();
+    disable(py);
 }
 
 fn close(o: Open) {
-    if let Some(line) = o.line {
-        rankscope::storage::stop(line);
+    end_line(&o, now_ns());
+    storage::stop(o.func);
+}
+
+/// Ends the line `o` is running, if any, at `now` (clock-only bundles).
+#[inline]
+fn end_line(o: &Open, now: i64) {
+    if let Some((token, start)) = o.line {
+        if o.traced.clock_only {
+            storage::leave(token, &[now - start]);
+        } else {
+            storage::stop(token);
+        }
     }
-    rankscope::storage::stop(o.func);
 }
 
 /// The interpreter's trace callback.
 unsafe extern "C" fn callback(
-    _obj: *mut ffi::PyObject,
+    obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
     what: c_int,
     _arg: *mut ffi::PyObject,
 ) -> c_int {
-    // SAFETY (all arms): CPython calls this with the GIL held and a live frame.
+    // SAFETY (all arms): CPython calls this with the GIL held, a live frame, and the argument
+    // the hook was installed with (this thread's capsule).
+    let state = unsafe { state_of(obj) };
     match what {
-        ffi::PyTrace_LINE => unsafe { on_line(frame) },
-        ffi::PyTrace_CALL => unsafe { on_call(frame) },
-        ffi::PyTrace_RETURN => on_return(frame),
+        ffi::PyTrace_LINE => unsafe { on_line(state, frame) },
+        ffi::PyTrace_CALL => unsafe { on_call(state, frame) },
+        ffi::PyTrace_RETURN => on_return(state, frame),
         _ => {}
     }
     0
@@ -156,7 +218,7 @@ unsafe extern "C" fn callback(
 ///
 /// # Safety
 /// The GIL is held and `frame` is live.
-unsafe fn on_call(frame: *mut ffi::PyFrameObject) {
+unsafe fn on_call(state: &Shared, frame: *mut ffi::PyFrameObject) {
     // SAFETY: PyFrame_GetCode returns a new (never null) reference; the frame holds another,
     // so releasing ours right away never frees the code object.
     let code = unsafe { ffi::PyFrame_GetCode(frame) } as *mut ffi::PyObject;
@@ -164,20 +226,18 @@ unsafe fn on_call(frame: *mut ffi::PyFrameObject) {
     // SAFETY: as documented.
     let traced = match unsafe { tracer_code::decision(code) } {
         Decision::Traced(t) => t,
-        Decision::Untraced => return,
-        // SAFETY: as documented.
+        // SAFETY (both): as documented.
+        Decision::Untraced => return unsafe { frame_flags::no_line_events(frame) },
         Decision::Unknown => match unsafe { decide(code) } {
             Some(t) => t,
-            None => return,
+            None => return unsafe { frame_flags::no_line_events(frame) },
         },
     };
-    STATE.with_borrow_mut(|s| {
-        s.open.push(Open {
-            frame: frame as usize,
-            traced,
-            func: traced.func.start(),
-            line: None,
-        })
+    state.borrow_mut().open.push(Open {
+        frame: frame as usize,
+        traced,
+        func: traced.func.start(),
+        line: None,
     });
 }
 
@@ -219,33 +279,42 @@ unsafe fn decide(code: *mut ffi::PyObject) -> Option<&'static Traced> {
     }
 }
 
-/// A new line of a frame starts: for the innermost traced frame, its line region changes.
+/// A new line of a frame starts: for the innermost traced frame, its line node changes.
 ///
 /// # Safety
 /// The GIL is held and `frame` is live.
-unsafe fn on_line(frame: *mut ffi::PyFrameObject) {
-    STATE.with_borrow_mut(|s| {
-        let Some(top) = s.open.last_mut().filter(|o| o.frame == frame as usize) else {
-            return;
-        };
-        // SAFETY: as documented.
-        let number = unsafe { ffi::PyFrame_GetLineNumber(frame) };
-        if let Some(previous) = top.line.take() {
-            rankscope::storage::stop(previous);
-        }
-        top.line = top.traced.line(number).map(|r| r.start());
-    });
+#[inline]
+unsafe fn on_line(state: &Shared, frame: *mut ffi::PyFrameObject) {
+    let mut s = state.borrow_mut();
+    let Some(top) = s.open.last_mut().filter(|o| o.frame == frame as usize) else {
+        return;
+    };
+    // SAFETY: as documented.
+    let number = unsafe { ffi::PyFrame_GetLineNumber(frame) };
+    let traced = top.traced;
+    if traced.clock_only {
+        let now = now_ns();
+        end_line(top, now);
+        top.line = traced
+            .line(number)
+            .map(|name| (storage::enter(name, traced.bundle), now));
+    } else {
+        end_line(top, 0);
+        top.line = traced
+            .line(number)
+            .map(|name| (storage::start(name, traced.bundle), 0));
+    }
 }
 
 /// A frame ends (returns, raises, or a generator yields): the innermost traced frame closes.
-fn on_return(frame: *mut ffi::PyFrameObject) {
-    let ended = STATE.with_borrow_mut(|s| {
-        s.open
-            .last()
-            .is_some_and(|o| o.frame == frame as usize)
-            .then(|| s.open.pop())
-            .flatten()
-    });
+fn on_return(state: &Shared, frame: *mut ffi::PyFrameObject) {
+    let ended = {
+        let mut s = state.borrow_mut();
+        match s.open.last() {
+            Some(o) if o.frame == frame as usize => s.open.pop(),
+            _ => None,
+        }
+    };
     if let Some(o) = ended {
         close(o);
     }

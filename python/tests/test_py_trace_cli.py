@@ -49,6 +49,7 @@ sys.exit(int(sys.argv[2]))
 def run(tmp_path: Path, *args: str, launcher: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     (tmp_path / "job.py").write_text(textwrap.dedent(PROGRAM))
     env = dict(os.environ, RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"), RANKSCOPE_BANNER="false")
+    env.pop("PYTHONUNBUFFERED", None)  # unbuffered, mpirun may interleave the ranks' words
     env.update(
         OMPI_ALLOW_RUN_AS_ROOT="1",
         OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -148,7 +149,7 @@ comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
 work(rank)
 got = comm.bcast(Point(7) if rank == 0 else None, root=0)
-print("rank", rank, type(got).__module__, got.x, flush=True)
+print(f"rank {rank} {type(got).__module__} {got.x}", flush=True)  # one write per rank
 """
 
 
