@@ -74,100 +74,110 @@ pub fn run(isa: Isa, kernel: Kernel, buf: &mut [f64], n: usize, reps: u64) -> f6
         n > 0 && buf.len() >= kernel.arrays() * n,
         "buffer too short"
     );
-    let mut check = 0.0;
-    for _ in 0..reps {
-        // Hidden from the optimiser each time: the passes cannot be merged or hoisted.
-        let buf = black_box(&mut *buf);
-        check += match kernel {
-            Kernel::Load => load(isa, &buf[..n]),
-            Kernel::Copy => {
-                let (x, y) = buf[..2 * n].split_at_mut(n);
-                y.copy_from_slice(x);
-                y[n - 1]
+    // The passes loop inside the kernels, so that a pass over a small working set (4 KiB
+    // takes tens of ns from L1) pays no call or final reduction each time.
+    match kernel {
+        Kernel::Load => load(isa, &buf[..n], reps),
+        Kernel::Copy => {
+            let (x, y) = buf[..2 * n].split_at_mut(n);
+            for _ in 0..reps {
+                black_box(&mut *y).copy_from_slice(black_box(&*x));
             }
-            Kernel::Triad => {
-                let (a, rest) = buf[..3 * n].split_at_mut(n);
-                let (b, c) = rest.split_at(n);
-                triad(isa, a, b, c, 0.5);
-                a[n - 1]
-            }
-        };
-    }
-    check
-}
-
-fn load(isa: Isa, x: &[f64]) -> f64 {
-    match isa {
-        // SAFETY: an Isa is only chosen when it `runs_here`.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { x86::load_avx512(x) },
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { x86::load_avx2(x) },
-        // 128-bit baselines (SSE2, NEON): 8 vectors of 2 doubles.
-        Isa::Sse2 | Isa::Neon => load_body::<16>(x),
-        _ => load_body::<8>(x),
-    }
-}
-
-fn triad(isa: Isa, a: &mut [f64], b: &[f64], c: &[f64], s: f64) {
-    match isa {
-        // SAFETY: an Isa is only chosen when it `runs_here`.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { x86::triad_avx512(a, b, c, s) },
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { x86::triad_avx2(a, b, c, s) },
-        _ => triad_body(a, b, c, s),
-    }
-}
-
-/// `L` independent partial sums (L / lanes vectors once vectorised).
-#[inline(always)]
-fn load_body<const L: usize>(x: &[f64]) -> f64 {
-    let mut acc = [0.0f64; L];
-    for chunk in x.chunks_exact(L) {
-        for k in 0..L {
-            acc[k] += chunk[k];
+            y[n - 1]
+        }
+        Kernel::Triad => {
+            let (a, rest) = buf[..3 * n].split_at_mut(n);
+            let (b, c) = rest.split_at(n);
+            triad(isa, a, b, c, 0.5, reps);
+            a[n - 1]
         }
     }
-    acc.iter().sum::<f64>() + x.chunks_exact(L).remainder().iter().sum::<f64>()
+}
+
+fn load(isa: Isa, x: &[f64], reps: u64) -> f64 {
+    match isa {
+        // SAFETY: an Isa is only chosen when it `runs_here`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::load_avx512(x, reps) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { x86::load_avx2(x, reps) },
+        // 128-bit baselines (SSE2, NEON): 8 vectors of 2 doubles.
+        Isa::Sse2 | Isa::Neon => load_body::<16>(x, reps),
+        _ => load_body::<8>(x, reps),
+    }
+}
+
+fn triad(isa: Isa, a: &mut [f64], b: &[f64], c: &[f64], s: f64, reps: u64) {
+    match isa {
+        // SAFETY: an Isa is only chosen when it `runs_here`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::triad_avx512(a, b, c, s, reps) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { x86::triad_avx2(a, b, c, s, reps) },
+        _ => triad_body(a, b, c, s, reps),
+    }
+}
+
+/// `L` independent partial sums (L / lanes vectors once vectorised), kept over `reps` passes;
+/// each pass reads `x` anew (hidden from the optimiser: passes cannot be merged or hoisted).
+#[inline(always)]
+fn load_body<const L: usize>(x: &[f64], reps: u64) -> f64 {
+    let mut acc = [0.0f64; L];
+    let mut rest = 0.0;
+    for _ in 0..reps {
+        let x = black_box(x);
+        for chunk in x.chunks_exact(L) {
+            for k in 0..L {
+                acc[k] += chunk[k];
+            }
+        }
+        rest += x.chunks_exact(L).remainder().iter().sum::<f64>();
+    }
+    acc.iter().sum::<f64>() + rest
 }
 
 #[inline(always)]
-fn triad_body(a: &mut [f64], b: &[f64], c: &[f64], s: f64) {
-    for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
-        *a = b + s * c;
+fn triad_body(a: &mut [f64], b: &[f64], c: &[f64], s: f64, reps: u64) {
+    for _ in 0..reps {
+        let a = black_box(&mut *a);
+        for ((a, b), c) in a.iter_mut().zip(black_box(b)).zip(black_box(c)) {
+            *a = b + s * c;
+        }
     }
 }
 
 /// Fused: only called where FMA instructions exist (a `mul_add` elsewhere is a library call).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn triad_fused(a: &mut [f64], b: &[f64], c: &[f64], s: f64) {
-    for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
-        *a = c.mul_add(s, *b);
+fn triad_fused(a: &mut [f64], b: &[f64], c: &[f64], s: f64, reps: u64) {
+    for _ in 0..reps {
+        let a = black_box(&mut *a);
+        for ((a, b), c) in a.iter_mut().zip(black_box(b)).zip(black_box(c)) {
+            *a = c.mul_add(s, *b);
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn load_avx2(x: &[f64]) -> f64 {
-        super::load_body::<32>(x)
+    pub(super) unsafe fn load_avx2(x: &[f64], reps: u64) -> f64 {
+        super::load_body::<32>(x, reps)
     }
 
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn load_avx512(x: &[f64]) -> f64 {
-        super::load_body::<64>(x)
+    pub(super) unsafe fn load_avx512(x: &[f64], reps: u64) -> f64 {
+        super::load_body::<64>(x, reps)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn triad_avx2(a: &mut [f64], b: &[f64], c: &[f64], s: f64) {
-        super::triad_fused(a, b, c, s)
+    pub(super) unsafe fn triad_avx2(a: &mut [f64], b: &[f64], c: &[f64], s: f64, reps: u64) {
+        super::triad_fused(a, b, c, s, reps)
     }
 
     #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn triad_avx512(a: &mut [f64], b: &[f64], c: &[f64], s: f64) {
-        super::triad_fused(a, b, c, s)
+    pub(super) unsafe fn triad_avx512(a: &mut [f64], b: &[f64], c: &[f64], s: f64, reps: u64) {
+        super::triad_fused(a, b, c, s, reps)
     }
 }
 
