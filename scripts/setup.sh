@@ -25,8 +25,8 @@ case "$(command -v python3 || true)" in
   "" | /usr/bin/python3) packages+=(python3 python3-venv python3-dev) ;;
 esac
 if ! command -v cargo >/dev/null; then
-  # Debian's own cargo (1.63 in bookworm) is older than the workspace's rust-version (1.80).
-  echo "setup: cargo not found: install Rust 1.80 or newer with rustup (https://rustup.rs)" >&2
+  # Debian's own cargo (1.63 in bookworm) is older than the workspace's rust-version (1.89).
+  echo "setup: cargo not found: install Rust 1.89 or newer with rustup (https://rustup.rs)" >&2
   exit 1
 fi
 

@@ -177,17 +177,13 @@ mod imp {
         lanes.iter().map(|&x| f64::from(x)).sum()
     }
 
-    // AVX-512 intrinsics are stable from Rust 1.89 (the workspace's dependencies already
-    // need 1.85: hwlocality, pyo3, clap; rust-version in Cargo.toml says 1.80).
-    #[clippy::msrv = "1.89"]
+    // AVX-512 intrinsics are stable from Rust 1.89, the workspace's rust-version.
     #[target_feature(enable = "avx512f")]
     unsafe fn avx512_f64(n: u64) -> f64 {
         chains!(n, 24, _mm512_set1_pd, _mm512_fmadd_pd, lanes_f64::<8, _>)
     }
 
-    // AVX-512 intrinsics are stable from Rust 1.89 (the workspace's dependencies already
-    // need 1.85: hwlocality, pyo3, clap; rust-version in Cargo.toml says 1.80).
-    #[clippy::msrv = "1.89"]
+    // AVX-512 intrinsics are stable from Rust 1.89, the workspace's rust-version.
     #[target_feature(enable = "avx512f")]
     unsafe fn avx512_f32(n: u64) -> f64 {
         chains!(n, 24, _mm512_set1_ps, _mm512_fmadd_ps, lanes_f32::<16, _>)
