@@ -70,7 +70,7 @@ impl Filter {
     /// pattern (when set) and neither matches its exclude pattern.
     pub(crate) fn records(&self, name: &str, file: &str) -> bool {
         let passes = |include: &Option<Regex>, exclude: &Option<Regex>, text: &str| {
-            include.as_ref().map_or(true, |r| r.is_match(text))
+            include.as_ref().is_none_or(|r| r.is_match(text))
                 && !exclude.as_ref().is_some_and(|r| r.is_match(text))
         };
         passes(&self.include, &self.exclude, name)

@@ -37,7 +37,7 @@ fn regions(c: &mut Criterion) {
             }
             // puffin buffers scopes until a frame ends; end one regularly as an application would.
             n += 1;
-            if n % 1024 == 0 {
+            if n.is_multiple_of(1024) {
                 puffin::GlobalProfiler::lock().new_frame();
             }
         })

@@ -76,7 +76,7 @@ fn profile(n: usize, rank: u64, divergent: bool) -> Profile {
     let mut keep = vec![!divergent; n];
     if divergent {
         for i in (0..n).rev() {
-            if i == 0 || mix(i as u64, rank) % 4 != 0 || keep[i] {
+            if i == 0 || !mix(i as u64, rank).is_multiple_of(4) || keep[i] {
                 keep[i] = true;
                 let mut a = i;
                 while a > 0 {

@@ -142,7 +142,7 @@ pub fn encode(p: &Profile) -> Vec<u8> {
         .nodes
         .iter()
         .enumerate()
-        .all(|(i, n)| n.id == i && n.parent.map_or(true, |q| q < i));
+        .all(|(i, n)| n.id == i && n.parent.is_none_or(|q| q < i));
     if !in_preorder {
         // Rare: let the travelling form repair the order first.
         return encode_partial(&Partial::from_profile(p.clone()));

@@ -64,7 +64,7 @@ impl Window {
     /// Whether a working set of `bytes` falls in the window.
     pub fn contains(&self, bytes: u64) -> bool {
         let b = bytes as f64;
-        b > self.above && self.upto.map_or(true, |u| b <= u)
+        b > self.above && self.upto.is_none_or(|u| b <= u)
     }
 }
 
@@ -163,7 +163,7 @@ fn flattest(points: &[(u64, f64)]) -> Option<(usize, usize)> {
             to += 1;
         }
         let speed = median(points[from..=to].iter().map(|p| p.1).collect());
-        let better = best.map_or(true, |(f, t, s)| {
+        let better = best.is_none_or(|(f, t, s)| {
             let (len, best_len) = (to - from, t - f);
             len > best_len || (len == best_len && speed > s)
         });

@@ -85,7 +85,7 @@ impl ExternalSampler {
                     alive(pid)
                         && announce_dir
                             .as_deref()
-                            .map_or(true, |d| announcements(d).is_empty())
+                            .is_none_or(|d| announcements(d).is_empty())
                 };
                 run(&for_thread, &[&source], false, &go_on)
             })
@@ -126,7 +126,7 @@ impl ExternalSampler {
 
     /// Whether the sampler has stopped: the process ended, or [`stop`](Self::stop) was called.
     pub fn finished(&self) -> bool {
-        self.thread.as_ref().map_or(true, |t| t.is_finished())
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// The series so far.

@@ -91,7 +91,7 @@ impl Seq {
     pub fn read<T>(&self, mut read: impl FnMut() -> T) -> T {
         loop {
             let before = self.0.load(Acquire);
-            if before % 2 == 0 {
+            if before.is_multiple_of(2) {
                 let value = read();
                 fence(Acquire);
                 if self.0.load(Relaxed) == before {

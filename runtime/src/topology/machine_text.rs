@@ -122,7 +122,7 @@ fn bytes(n: u64) -> String {
     const MIB: u64 = 1 << 20;
     const GIB: u64 = 1 << 30;
     let scaled = |unit: u64, name: &str| {
-        if n % unit == 0 {
+        if n.is_multiple_of(unit) {
             format!("{} {name}", n / unit)
         } else {
             format!("{:.1} {name}", n as f64 / unit as f64)
