@@ -68,16 +68,29 @@ fn with_state<R>(py: Python<'_>, f: impl FnOnce(&mut State) -> R) -> R {
     r
 }
 
-/// The name of the capsules holding a thread's state.
-const NAME: &std::ffi::CStr = c"rankscope.trace.state";
-
-/// This thread's capsule.
+/// This thread's capsule: a nameless one (reading its pointer then compares no name), made
+/// here rather than by pyo3, whose capsules are named.
 fn capsule(py: Python<'_>) -> Bound<'_, PyCapsule> {
+    /// Frees the state when the capsule goes.
+    unsafe extern "C" fn free(capsule: *mut ffi::PyObject) {
+        // SAFETY: called once by CPython with our capsule, whose pointer is the Box below.
+        drop(unsafe {
+            Box::from_raw(ffi::PyCapsule_GetPointer(capsule, std::ptr::null()) as *mut Shared)
+        });
+    }
     CAPSULE.with_borrow_mut(|c| {
         c.get_or_insert_with(|| {
-            PyCapsule::new_with_value(py, Shared::default(), NAME)
-                .expect("a capsule of a few bytes")
+            let state = Box::into_raw(Box::<Shared>::default());
+            // SAFETY: attached; a non-null pointer, no name, a destructor that frees it. A
+            // capsule this small is made or the process is out of memory.
+            unsafe {
+                Bound::from_owned_ptr(
+                    py,
+                    ffi::PyCapsule_New(state.cast(), std::ptr::null(), Some(free)),
+                )
+                .cast_into_unchecked::<PyCapsule>()
                 .unbind()
+            }
         })
         .bind(py)
         .clone()
@@ -91,8 +104,8 @@ fn capsule(py: Python<'_>) -> Bound<'_, PyCapsule> {
 /// and outlives the reference.
 #[inline]
 unsafe fn state_of<'a>(obj: *mut ffi::PyObject) -> &'a Shared {
-    // SAFETY: as documented; the capsule's pointer is its boxed value.
-    unsafe { &*(ffi::PyCapsule_GetPointer(obj, NAME.as_ptr()) as *const Shared) }
+    // SAFETY: as documented; the capsule's pointer is its boxed state.
+    unsafe { &*(ffi::PyCapsule_GetPointer(obj, std::ptr::null()) as *const Shared) }
 }
 
 /// What decides, for code objects nobody decorated, whether their calls are traced: a Python
@@ -204,11 +217,10 @@ unsafe extern "C" fn callback(
 ) -> c_int {
     // SAFETY (all arms): CPython calls this with the GIL held, a live frame, and the argument
     // the hook was installed with (this thread's capsule).
-    let state = unsafe { state_of(obj) };
     match what {
-        ffi::PyTrace_LINE => unsafe { on_line(state, frame) },
-        ffi::PyTrace_CALL => unsafe { on_call(state, frame) },
-        ffi::PyTrace_RETURN => on_return(state, frame),
+        ffi::PyTrace_LINE => unsafe { on_line(state_of(obj), frame) },
+        ffi::PyTrace_CALL => unsafe { on_call(obj, frame) },
+        ffi::PyTrace_RETURN => on_return(unsafe { state_of(obj) }, frame),
         _ => {}
     }
     0
@@ -217,8 +229,8 @@ unsafe extern "C" fn callback(
 /// A frame starts (a call, or a generator or coroutine resuming): traced when its code is.
 ///
 /// # Safety
-/// The GIL is held and `frame` is live.
-unsafe fn on_call(state: &Shared, frame: *mut ffi::PyFrameObject) {
+/// The GIL is held, `frame` is live and `obj` is the hook's argument (see [`state_of`]).
+unsafe fn on_call(obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject) {
     // SAFETY: PyFrame_GetCode returns a new (never null) reference; the frame holds another,
     // so releasing ours right away never frees the code object.
     let code = unsafe { ffi::PyFrame_GetCode(frame) } as *mut ffi::PyObject;
@@ -233,7 +245,8 @@ unsafe fn on_call(state: &Shared, frame: *mut ffi::PyFrameObject) {
             None => return unsafe { frame_flags::no_line_events(frame) },
         },
     };
-    state.borrow_mut().open.push(Open {
+    // SAFETY: as documented for the callback; read only for a traced frame.
+    unsafe { state_of(obj) }.borrow_mut().open.push(Open {
         frame: frame as usize,
         traced,
         func: traced.func.start(),

@@ -166,3 +166,29 @@ def test_under_mpirun_the_report_is_merged_with_min_and_max_per_rank(tmp_path):
     (low, low_rank), (high, high_rank) = (cell.split("@") for cell in body[7:9])
     assert float(low) <= float(body[4]) / 4 <= float(high)
     assert {low_rank, high_rank} <= {"0", "1", "2", "3"}
+
+
+@pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed")
+def test_example_runs_under_mpirun_and_its_saved_output_reports_each_rank(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "examples" / "python" / "line_trace.py"
+    n = 2000
+    p = run(
+        tmp_path,
+        *CLI,
+        "-c",
+        "wall_clock",
+        "page_rss",
+        "--",
+        str(example),
+        "--n",
+        str(n),
+        launcher=("mpirun", "-n", "4"),
+    )
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.splitlines())[3].startswith(f"rank 3: {4 * n} entries")
+    loop = table(p.stderr, "build")["for x in table:"]
+    # Rank r loops over n (r + 1) entries (one more hit for the loop's end).
+    assert loop[1:4] == [str(10 * n + 4), f"{n + 1}@0", f"{4 * n + 1}@3"]
+    assert "page_rss (MiB)" in p.stderr
+    p = run(tmp_path, *CLI, "report", "out", "--rank", "2")
+    assert table(p.stderr, "build")["for x in table:"][1] == str(3 * n + 1)

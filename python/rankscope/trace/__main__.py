@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="components measured per line (e.g. wall_clock page_rss; commas also separate): "
         "page_rss or peak_rss give the memory increment per line; default: the components "
-        "setting",
+        "setting, which this sets for the run (a bare @trace the program imports uses them)",
     )
     p.add_argument(
         "-f",
@@ -238,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = [n for arg in args.components for n in arg.split(",") if n]
     try:
         tracer = trace(names)
+        if names:
+            # Also the default of a bare @trace the program imports itself.
+            settings.components = tracer.components
         if args.output is not None:
             settings.output_path = args.output
     except (TypeError, ValueError) as e:
