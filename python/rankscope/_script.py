@@ -205,19 +205,25 @@ class Switch(Protocol):
 class EveryThread:
     """Enables ``switch`` (a profiler, a tracer) on this thread and on every thread started
     meanwhile (each enables itself at its first event, before its ``run``), from ``__enter__``
-    to ``__exit__``. A class, not a generator context manager: its methods are rankscope's own
-    code, which the profiler passes through, so nothing of it shows in the outputs."""
+    to ``__exit__``. ``install`` is the threading hook that reaches a new thread first and that
+    the switch's ``enable`` replaces there: ``threading.setprofile`` for a profiler,
+    ``threading.settrace`` for a tracer. A class, not a generator context manager: its methods
+    are rankscope's own code, which the profiler passes through, so nothing of it shows in the
+    outputs."""
 
-    def __init__(self, switch: Switch) -> None:
+    def __init__(
+        self, switch: Switch, install: Callable[[Any], None] = threading.setprofile
+    ) -> None:
         self.switch = switch
+        self.install = install
 
     def start_in_thread(self, *_: Any) -> None:
         self.switch.enable()  # replaces this hook with the native one, for this thread
 
     def __enter__(self) -> None:
-        threading.setprofile(self.start_in_thread)
+        self.install(self.start_in_thread)
         self.switch.enable()
 
     def __exit__(self, *_: Any) -> None:
         self.switch.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
+        self.install(None)

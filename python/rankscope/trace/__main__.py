@@ -84,18 +84,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-report", action="store_true", help="print no report at exit (outputs only)"
     )
-    p.add_argument(
-        "-m",
-        dest="module",
-        metavar="MODULE",
-        help="run library module MODULE as a script, like python -m (its arguments follow)",
-    )
-    p.add_argument(
-        "program",
-        nargs=argparse.REMAINDER,
-        metavar="script.py [args ...]",
-        help="the program and its arguments",
-    )
+    _script.add_program_arguments(p)
     return p
 
 
@@ -175,25 +164,6 @@ def selector(p: argparse.ArgumentParser, args: argparse.Namespace, script: str |
     return chosen
 
 
-class WholeProgram:
-    """Traces this thread and every thread started meanwhile (each enables itself at its first
-    event, before its ``run``), from ``__enter__`` until ``__exit__``."""
-
-    def __init__(self, tracer: trace) -> None:
-        self.tracer = tracer
-
-    def start_in_thread(self, *_: Any) -> None:
-        self.tracer.enable()  # replaces this hook with the native one, for this thread
-
-    def __enter__(self) -> None:
-        threading.settrace(self.start_in_thread)
-        self.tracer.enable()
-
-    def __exit__(self, *_: Any) -> None:
-        self.tracer.disable()
-        threading.settrace(None)  # type: ignore[arg-type]
-
-
 def builtin(tracer: trace) -> Callable[..., Any]:
     """What ``trace`` and ``profile`` are in the program's builtins: a bare decorator with the
     command line's components, or ``trace(components)`` for others."""
@@ -225,14 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_report(argv[1:])
     p = parser()
     args = p.parse_args(argv)
-    program = list(args.program)
-    if program[:1] == ["--"]:
-        program = program[1:]
-    if args.module is None and not program:
-        hint = ""
-        if any(c.endswith(".py") for c in args.components or []):
-            hint = "; -c took it as a component: put -- between the components and the program"
-        p.error(f"the program to run is missing (script.py [args], or -m module [args]){hint}")
+    program, program_args, module = _script.program_of(p, args)
     names = None
     if args.components:
         names = [n for arg in args.components for n in arg.split(",") if n]
@@ -245,24 +208,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.output_path = args.output
     except (TypeError, ValueError) as e:
         p.error(str(e))
-    target, rest = (args.module, program) if args.module else (program[0], program[1:])
-    script = None if args.module else os.path.abspath(target)
-    chosen = selector(p, args, script)
-    try:
-        code, module = _script.load(target, rest, module=args.module is not None)
-    except _script.ProgramNotFound as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return e.status
-    except SyntaxError as e:
-        return _script.report_syntax_error(e)
+    chosen = selector(p, args, None if module else os.path.abspath(program))
+    loaded = _script.load_or_status(PROG, program, program_args, module)
+    if isinstance(loaded, int):
+        return loaded
+    code, main_module = loaded
     builtins.trace = builtins.profile = builtin(tracer)  # type: ignore[attr-defined]
     if not args.no_report:
         # Registered before the program runs: the program's own atexit handlers run first.
         atexit.register(report_at_exit, args.rank, args.report_file, sys.stderr)
     if chosen is None:
-        return _script.run(code, module)
+        return _script.run(code, main_module)
     tracer.select(chosen)
-    return _script.run(code, module, lambda: WholeProgram(tracer))
+    return _script.run(code, main_module, lambda: _script.EveryThread(tracer, threading.settrace))
 
 
 if __name__ == "__main__":
