@@ -51,8 +51,25 @@ fn find(py: Python<'_>) -> PyResult<Option<usize>> {
 /// The GIL is held and `frame` is a live frame object.
 #[inline]
 pub(crate) unsafe fn no_line_events(frame: *mut ffi::PyFrameObject) {
+    // SAFETY: as documented.
+    unsafe { set(frame, 0) };
+}
+
+/// Line events for `frame` again (a `with trace()` block in a frame that was not traced).
+///
+/// # Safety
+/// As for [`no_line_events`].
+pub(crate) unsafe fn line_events(frame: *mut ffi::PyFrameObject) {
+    // SAFETY: as documented.
+    unsafe { set(frame, 1) };
+}
+
+/// # Safety
+/// As for [`no_line_events`].
+#[inline]
+unsafe fn set(frame: *mut ffi::PyFrameObject, value: u8) {
     if let Some(Some(offset)) = OFFSET.get() {
         // SAFETY: as documented; the offset is the flag's byte, found in `learn`.
-        unsafe { *(frame as *mut u8).add(*offset) = 0 };
+        unsafe { *(frame as *mut u8).add(*offset) = value };
     }
 }

@@ -166,6 +166,9 @@ pub(crate) fn enter_block(py: Python<'_>, frame: *mut ffi::PyFrameObject, traced
     with_state(py, |s| {
         let new = !s.open.iter().any(|o| o.frame == frame as usize);
         if new {
+            // SAFETY: attached; the frame runs the `with` statement. Its line events were
+            // turned off if it started untraced while tracing was on.
+            unsafe { frame_flags::line_events(frame) };
             s.open.push(Open {
                 frame: frame as usize,
                 traced,

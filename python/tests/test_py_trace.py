@@ -99,6 +99,29 @@ def test_context_manager_traces_the_block_of_its_function():
     assert not trace.active()
 
 
+def helper_with_a_block(n: int) -> int:
+    kept = n
+    with trace():
+        kept += 1
+        kept += 2
+    return kept
+
+
+@trace
+def calls_helper_with_a_block() -> int:
+    return helper_with_a_block(1)
+
+
+def test_block_in_a_function_that_started_untraced_while_tracing_was_on():
+    # The helper's frame starts untraced (its line events off), then its block is traced.
+    assert calls_helper_with_a_block() == 4
+    assert hits(function("helper_with_a_block")) == {
+        "kept += 1": 1,
+        "kept += 2": 1,
+        "with trace():": 1,
+    }
+
+
 def test_each_resumption_of_a_generator_is_a_call():
     assert list(yields_squares(5)) == [0, 1, 4, 9, 16]
     func = function("yields_squares")
