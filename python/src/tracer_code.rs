@@ -1,6 +1,6 @@
 //! The traced code objects of the line tracer: per code object, the region of the function and
-//! one region per source line, and the decision whether its calls are traced, cached on the
-//! code object itself (its `co_extra` slot), so an untraced call costs one slot read.
+//! the node name of each source line, and the decision whether its calls are traced, cached on
+//! the code object itself (its `co_extra` slot), so an untraced call costs one slot read.
 //!
 //! Node names let readers recover what a node is: the function is `qualname@path:first_line`
 //! (the full path as the code object has it, so a report can read the whole source) and each

@@ -9,7 +9,8 @@
 //! nodes of the ordinary call tree, under the function's node.
 //!
 //! Events of untraced frames cost: a call, one read of the code object's cached decision
-//! ([`tracer_code`]); a line or a return, one comparison with the innermost traced frame.
+//! ([`tracer_code`]) and turning the frame's line events off (`tracer_frame_flags`); a
+//! return, one comparison with the innermost traced frame.
 //!
 //! The thread's state reaches the callback as the hook's argument object (a capsule), not
 //! through a thread-local: in a shared library each thread-local access is a call
