@@ -157,11 +157,16 @@ def selector(p: argparse.ArgumentParser, args: argparse.Namespace, script: str |
         return (
             bool(code.co_flags & inspect.CO_NEWLOCALS)  # a function (no module, class body)
             and not path.startswith(_PACKAGE_DIR)
-            and (not names or any(r.search(code.co_qualname) for r in names))
+            and (not names or any(r.search(_qualname(code)) for r in names))
             and (not files or any(r.search(path) for r in files))
         )
 
     return chosen
+
+
+def _qualname(code: types.CodeType) -> str:
+    """The code's qualified name (``co_qualname`` exists from Python 3.11 on)."""
+    return getattr(code, "co_qualname", code.co_name)
 
 
 def builtin(tracer: trace) -> Callable[..., Any]:
