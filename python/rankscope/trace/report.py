@@ -30,7 +30,7 @@ from tokenize import TokenError
 from typing import Any, TextIO
 
 from .. import _native
-from ..plot import read_profile
+from ..plot import PlotError, read_profile
 
 LINE = re.compile(r"^line (\d+)(?:: (.*))?$", re.S)
 FUNCTION = re.compile(r"^(?P<qualname>[^@]*)@(?P<path>.*):(?P<first>\d+)$", re.S)
@@ -102,7 +102,7 @@ def load(source: Any = None) -> dict[str, Any]:
         return source
     try:
         return read_profile(source)[1]
-    except Exception as e:  # PlotError names the file and what was expected
+    except PlotError as e:  # names the file and what was expected
         raise ReportError(str(e)) from None
 
 
