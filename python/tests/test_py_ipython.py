@@ -66,3 +66,55 @@ def test_magics_print_the_report_inline(tmp_path):
     # an error in the cell: its report, then the traceback
     assert "%rankscope_profile [4]" in failing
     assert "KeyError: 'in the cell'" in out + p.stderr
+
+
+TRACE_SESSION = """
+%load_ext rankscope
+def loop(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+def grow():
+    block = [0] * 2_000_000
+    return len(block)
+
+%rankscope_trace -f loop loop(10)
+CELL = "%%rankscope_trace -f loop -f grow -c wall_clock,page_rss\\nx = loop(7)\\ngrow()\\n"
+_ = get_ipython().run_cell(CELL)
+print("x", x)
+_ = get_ipython().run_cell("%rankscope_trace -f no_such_function loop(1)")
+"""
+
+
+def test_trace_magic_prints_the_lines_of_each_run_only(tmp_path):
+    env = dict(os.environ, RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"), RANKSCOPE_BANNER="0")
+    p = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c"]
+        + [textwrap.dedent(TRACE_SESSION)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = p.stdout
+    assert p.returncode == 0, p.stderr + out
+    reports = out.split("rankscope line report")[1:]
+    assert len(reports) == 2, out
+
+    def hits(report: str, source: str) -> int:
+        (row,) = [r for r in report.splitlines() if r.rstrip().endswith(source)]
+        return int(row.split()[1])
+
+    first, cell = reports
+    assert hits(first, "total += i") == 10 and hits(first, "for i in range(n):") == 11
+    # The second run counts its own 7 iterations, not 17: each run is its own region.
+    assert hits(cell, "total += i") == 7
+    assert "Function: grow" in cell
+    (alloc,) = [r for r in cell.splitlines() if r.rstrip().endswith("block = [0] * 2_000_000")]
+    increment = float(alloc.split()[5].lstrip("+"))
+    assert 10 < increment < 40, alloc  # 2,000,000 pointers: 15.3 MiB
+    assert "x 21" in out
+    assert "no_such_function" in out + p.stderr
