@@ -118,3 +118,41 @@ def test_trace_magic_prints_the_lines_of_each_run_only(tmp_path):
     assert 10 < increment < 40, alloc  # 2,000,000 pointers: 15.3 MiB
     assert "x 21" in out
     assert "no_such_function" in out + p.stderr
+
+
+def test_magics_in_a_jupyter_kernel(tmp_path):
+    """The same magics in a Jupyter kernel (ipykernel, driven through jupyter_client as a
+    notebook front end drives it): the reports arrive as the cell's stdout stream."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    env = dict(os.environ, RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"), RANKSCOPE_BANNER="0")
+    km, kc = manager.start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
+    try:
+        cells = [
+            "%load_ext rankscope",
+            textwrap.dedent(
+                """\
+                def loop(n):
+                    total = 0
+                    for i in range(n):
+                        total += i
+                    return total
+                """
+            ),
+            "%rankscope_profile loop(3)",
+            "%%rankscope_trace -f loop\nloop(5)",
+        ]
+        outputs = []
+        for code in cells:
+            text: list[str] = []
+            reply = kc.execute_interactive(
+                code,
+                timeout=60,
+                output_hook=lambda msg, text=text: text.append(msg["content"].get("text", "")),
+            )
+            assert reply["content"]["status"] == "ok", (code, reply["content"])
+            outputs.append("".join(text))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert "rankscope report:" in outputs[2] and "loop@" in outputs[2]
+    assert "rankscope line report" in outputs[3] and "total += i" in outputs[3]
