@@ -71,7 +71,11 @@ pub fn to_trace_json(profile: &Profile) -> io::Result<Vec<u8>> {
                     .and_then(|v| v.get(col).copied().flatten())
             };
             let Some(wall) = at(DURATION) else {
-                no_duration += usize::from(node.per_rank.values().any(|v| v[col].is_some()));
+                no_duration += usize::from(
+                    node.per_rank
+                        .values()
+                        .any(|v| v.get(col).is_some_and(Option::is_some)),
+                );
                 continue;
             };
             let mut args = Map::new();
