@@ -1,5 +1,5 @@
 //! Runs the built `rankscope` binary: component listing, reports of JSON profiles, topology,
-//! exit codes.
+//! help pages (and docs/cli.md's copies of them), exit codes.
 
 use rankscope::output::to_json;
 use rankscope::profile::{MetricDesc, NodeRecord, Profile, RankInfo, Stats};
@@ -173,45 +173,190 @@ fn bad_files_exit_1_and_name_the_file() {
     }
 }
 
+/// Usage errors are clap's: exit code 2, the message on stderr naming the bad argument and what
+/// was expected, after the `rankscope: ` every message of the binary starts with. Nothing on stdout.
 #[test]
-fn bad_usage_exits_2() {
-    for args in [
-        &[][..],
-        &["frobnicate"],
-        &["report"],
-        &["report", "a.json", "b.json"],
-        &["report", "--precision", "lots", "a.json"],
-        &["report", "--widht", "3", "a.json"],
-        &["components", "extra"],
+fn bad_usage_exits_2_and_names_the_argument() {
+    for (args, says) in [
+        (&[][..], "requires a subcommand"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (&["report"], "<FILE>"),
+        (
+            &["report", "a.json", "b.json"],
+            "unexpected argument 'b.json'",
+        ),
+        (
+            &["report", "--precision", "lots", "a.json"],
+            "invalid value 'lots' for '--precision <N>'",
+        ),
+        (
+            &["report", "--width=1001", "a.json"],
+            "1001 is not in 0..=1000",
+        ),
+        (&["report", "--scientific=yes", "a.json"], "--scientific"),
+        (&["report", "--widht", "3", "a.json"], "'--widht'"),
+        (&["components", "extra"], "unexpected argument 'extra'"),
+        (&["settings", "--json"], "unexpected argument '--json'"),
+        (&["merge"], "<FILE|DIR>"),
+        (&["merge", "a.json", "--outptu", "d"], "'--outptu'"),
+        (
+            &["merge", "a.json", "--output"],
+            "a value is required for '--output <DIR>'",
+        ),
+        (&["roofline"], "requires a subcommand"),
+        (
+            &["roofline", "ceiling"],
+            "unrecognized subcommand 'ceiling'",
+        ),
+        (&["roofline", "ceilings", "--quik"], "'--quik'"),
     ] {
         let out = rankscope(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&out).starts_with("rankscope: "), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("rankscope: "), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
-    assert!(stderr(&rankscope(&["report", "--widht", "3"])).contains("did you mean '--width'"));
+    for (args, close) in [
+        (&["report", "--widht", "3"][..], "--width"),
+        (&["topology", "--rank"], "--ranks"),
+        (&["setings"], "settings"),
+    ] {
+        let err = stderr(&rankscope(args));
+        assert!(
+            err.contains("similar") && err.contains(&format!("'{close}'")),
+            "{err}"
+        );
+    }
 }
 
 #[test]
 fn help_for_every_command() {
     for args in [
         &["--help"][..],
+        &["-h"],
         &["help"],
         &["help", "report"],
         &["report", "--help"],
         &["components", "--help"],
         &["settings", "--help"],
+        &["merge", "--help"],
         &["topology", "--help"],
         &["help", "topology"],
+        &["roofline", "--help"],
+        &["roofline", "ceilings", "--help"],
+        &["help", "roofline", "ceilings"],
     ] {
         let out = rankscope(args);
         assert!(out.status.success(), "{args:?}");
-        assert!(stdout(&out).contains("Usage: rankscope"), "{args:?}");
+        let text = stdout(&out);
+        assert!(text.contains("Usage: rankscope"), "{args:?}");
+        // One line per option: its name, then its help on the same line.
+        let options = text
+            .split("Options:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{text}"));
+        for line in options.lines().take_while(|l| !l.is_empty()) {
+            assert!(line.trim_start().starts_with('-'), "{args:?}: {line}");
+            assert!(
+                line.contains("  "),
+                "{args:?}: no help beside the option: {line}"
+            );
+        }
     }
+    // `help COMMAND` and `COMMAND --help` are the same page.
+    assert_eq!(
+        rankscope(&["help", "merge"]).stdout,
+        rankscope(&["merge", "--help"]).stdout
+    );
     let out = rankscope(&["--version"]);
     assert_eq!(
         stdout(&out).trim(),
         format!("rankscope {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// docs/cli.md shows every command's `--help` in a block that starts `$ rankscope ... --help`;
+/// each must be what the binary prints, so the doc cannot drift from the parser.
+/// `RANKSCOPE_BLESS=1 cargo test -p rankscope --test cli` rewrites the blocks from the binary.
+#[test]
+fn docs_show_every_help_page_as_printed() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let mut blessed = String::new();
+    let mut shown = Vec::new();
+    let mut stale = Vec::new();
+    let mut rest = doc.as_str();
+    while let Some(at) = rest.find("```\n$ rankscope ") {
+        let (before, block) = rest.split_at(at + "```\n".len());
+        blessed.push_str(before);
+        let (command, after_command) = block.split_once('\n').unwrap();
+        let end = after_command
+            .find("```\n")
+            .expect("unclosed block in docs/cli.md");
+        rest = &after_command[end..];
+        let args: Vec<&str> = command["$ rankscope ".len()..].split(' ').collect();
+        if args.last() != Some(&"--help") {
+            // An example of something else (an error message): kept as written.
+            blessed.push_str(&block[..block.len() - rest.len()]);
+            continue;
+        }
+        let printed = stdout(&rankscope(&args));
+        if after_command[..end] != printed {
+            stale.push(command.to_string());
+        }
+        blessed.push_str(&format!("{command}\n{printed}"));
+        shown.push(args[..args.len() - 1].join(" "));
+    }
+    blessed.push_str(rest);
+    if std::env::var_os("RANKSCOPE_BLESS").is_some() {
+        std::fs::write(&path, &blessed).unwrap();
+        return;
+    }
+    assert!(
+        stale.is_empty(),
+        "docs/cli.md differs from the binary's help for {stale:?}: \
+         RANKSCOPE_BLESS=1 cargo test -p rankscope --test cli"
+    );
+    // Every command of the top-level help has its page (and `roofline ceilings`).
+    let top = stdout(&rankscope(&["--help"]));
+    let commands = top.split("Commands:\n").nth(1).unwrap();
+    let mut wanted: Vec<String> = commands
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .filter(|c| c != "help")
+        .collect();
+    wanted.extend(["".to_string(), "roofline ceilings".to_string()]);
+    for command in wanted {
+        assert!(
+            shown.contains(&command),
+            "no '$ rankscope {command} --help' block in docs/cli.md"
+        );
+    }
+}
+
+#[test]
+fn merge_writes_the_outputs_and_names_a_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_profile(dir.path());
+    let merged = dir.path().join("merged");
+    let out = rankscope(&["merge", &file, "-o", merged.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = merged.join("profile.json");
+    assert!(
+        stdout(&out).lines().any(|l| Path::new(l) == json),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).starts_with("rank 0: "), "{}", stderr(&out));
+    let again = rankscope::output::read_profile(&json).unwrap();
+    assert_eq!(again.ranks.len(), 2);
+
+    let missing = dir.path().join("missing.json");
+    let out = rankscope(&["merge", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("missing.json"), "{}", stderr(&out));
 }
 
 #[test]
@@ -360,11 +505,11 @@ fn topology_usage_and_file_errors() {
         &["topology", "--bogus"],
         &["topology", "a", "b"],
         &["topology", "--json", "out"],
+        &["topology", "--json", "--ranks"],
     ] {
         let out = rankscope(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
-    assert!(stderr(&rankscope(&["topology", "--rank"])).contains("did you mean '--ranks'"));
     let out = rankscope(&["topology", empty]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no profile.json"), "{}", stderr(&out));

@@ -36,6 +36,33 @@ impl MergeReport {
             .filter(|r| !self.ranks.iter().any(|m| m.rank == *r))
             .collect()
     }
+
+    /// What `rankscope merge` says on stderr: each rank's source, snapshot reason and age at
+    /// `now`, and the missing ranks.
+    pub fn summary(&self, now: std::time::SystemTime) -> String {
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut out = String::new();
+        for r in &self.ranks {
+            let what = match (&r.reason, r.taken_unix) {
+                (Some(reason), Some(t)) => format!(" ({reason} snapshot, {:.0} s old)", now - t),
+                (None, Some(t)) => format!(" ({:.0} s old)", now - t),
+                _ => String::new(),
+            };
+            out.push_str(&format!("rank {}: {}{what}\n", r.rank, r.file.display()));
+        }
+        let missing = self.missing();
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(u32::to_string).collect();
+            out.push_str(&format!(
+                "missing ranks: {} (of {}): no snapshot of theirs was given\n",
+                list.join(", "),
+                self.world_size.unwrap_or(0)
+            ));
+        }
+        out
+    }
 }
 
 /// Reads every file and merges them as ranks of one run, in rank order (each file's columns
@@ -151,6 +178,32 @@ fn is_snapshot_folder(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summary_gives_each_rank_its_age_and_names_the_missing_ones() {
+        let rank = |rank, reason: Option<&str>, taken_unix| MergedRank {
+            rank,
+            file: PathBuf::from(format!("out-rank{rank}/profile.json")),
+            reason: reason.map(str::to_string),
+            taken_unix,
+        };
+        let report = MergeReport {
+            ranks: vec![
+                rank(0, Some("SIGTERM"), Some(97.0)),
+                rank(1, None, Some(90.0)),
+                rank(3, None, None),
+            ],
+            world_size: Some(5),
+        };
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(100);
+        assert_eq!(
+            report.summary(now),
+            "rank 0: out-rank0/profile.json (SIGTERM snapshot, 3 s old)\n\
+             rank 1: out-rank1/profile.json (10 s old)\n\
+             rank 3: out-rank3/profile.json\n\
+             missing ranks: 2, 4 (of 5): no snapshot of theirs was given\n"
+        );
+    }
 
     #[test]
     fn snapshot_folder_names() {
