@@ -69,7 +69,8 @@ busy, gathered to rank 0. docs/roofline.md explains every number.";
     version,
     // A missing command is a usage error (exit 2), not a help page.
     arg_required_else_help = false,
-    after_help = "Exit status: 0 success, 1 unreadable or invalid file or a failed measurement, 2 bad usage."
+    after_help = "Exit status: 0 success, 1 the work failed (a file unreadable, invalid or not writable; \
+                  a measurement that cannot run), 2 bad usage."
 )]
 pub struct Cli {
     #[command(subcommand)]
