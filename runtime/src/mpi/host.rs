@@ -3,6 +3,7 @@
 use crate::profile::RankInfo;
 use rankscope_collectors::monotonic_ns;
 use rankscope_collectors::topology::process_binding;
+use std::sync::OnceLock;
 
 /// The host name from `gethostname(2)`; empty when it cannot be read.
 pub fn hostname() -> String {
@@ -31,9 +32,17 @@ pub fn rank_info(rank: u32) -> RankInfo {
     }
 }
 
-/// Realtime minus monotonic clock now, ns: the realtime clock read between two monotonic reads
-/// and set against their midpoint (the error is half the gap, well under a microsecond).
+/// Realtime minus monotonic clock, ns, measured once per process (at the first call): the
+/// realtime clock read between two monotonic reads and set against their midpoint (the error is
+/// half the gap, well under a microsecond). Once, so that every profile of the process carries
+/// the same offset (a reduction and a gather of the same data agree) and every timeline entry
+/// is shifted alike.
 pub fn clock_offset_ns() -> i64 {
+    static OFFSET: OnceLock<i64> = OnceLock::new();
+    *OFFSET.get_or_init(measure_clock_offset_ns)
+}
+
+fn measure_clock_offset_ns() -> i64 {
     let before = monotonic_ns();
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
