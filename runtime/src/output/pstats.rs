@@ -31,14 +31,15 @@ struct Figures {
     primitive: u64,
     /// Every call.
     calls: u64,
-    /// Time in the function itself, seconds.
-    own: f64,
-    /// Time including callees, seconds (outermost calls of a recursion only).
-    cumulative: f64,
+    /// Time in the function itself, ns. Times add up in integers and become seconds only when
+    /// written, so a leaf's own time never exceeds its cumulative time by a rounding.
+    own: i128,
+    /// Time including callees, ns (outermost calls of a recursion only).
+    cumulative: i128,
 }
 
 impl Figures {
-    fn add(&mut self, laps: u64, own: f64, cumulative: f64, recursive: bool) {
+    fn add(&mut self, laps: u64, own: i128, cumulative: i128, recursive: bool) {
         self.calls += laps;
         self.own += own;
         if !recursive {
@@ -133,7 +134,6 @@ fn entries(profile: &Profile) -> Vec<Entry> {
         };
         let inclusive = sum(node.id);
         let exclusive = inclusive - kids[node.id].iter().map(|&k| sum(k)).sum::<i128>();
-        let (inclusive, exclusive) = (inclusive as f64 * 1e-9, exclusive as f64 * 1e-9);
 
         let key = function_key(&node.name);
         let e = *index.entry(key.clone()).or_insert_with(|| {
@@ -167,6 +167,10 @@ fn entries(profile: &Profile) -> Vec<Entry> {
     out
 }
 
+fn seconds(ns: i128) -> f64 {
+    ns as f64 * 1e-9
+}
+
 /// `profile.pstats`: the profile as a marshalled pstats dict (see the module documentation).
 pub fn to_pstats(profile: &Profile) -> io::Result<Vec<u8>> {
     let entries = entries(profile);
@@ -178,8 +182,8 @@ pub fn to_pstats(profile: &Profile) -> io::Result<Vec<u8>> {
         m.tuple(5);
         m.int(t.primitive);
         m.int(t.calls);
-        m.float(t.own);
-        m.float(t.cumulative);
+        m.float(seconds(t.own));
+        m.float(seconds(t.cumulative));
         m.dict_start();
         for (caller, f) in &entry.callers {
             m.key(&entries[*caller].key);
@@ -187,8 +191,8 @@ pub fn to_pstats(profile: &Profile) -> io::Result<Vec<u8>> {
             m.tuple(4);
             m.int(f.calls);
             m.int(f.primitive);
-            m.float(f.own);
-            m.float(f.cumulative);
+            m.float(seconds(f.own));
+            m.float(seconds(f.cumulative));
         }
         m.dict_end();
     }
@@ -333,19 +337,19 @@ mod tests {
         let f = &e[1];
         assert_eq!(f.key, ("m.py".to_string(), 5, "f".to_string()));
         assert_eq!((f.total.primitive, f.total.calls), (1, 3));
-        assert!((f.total.own - 5.0).abs() < 1e-9, "{f:?}"); // 2 + 3
-        assert!((f.total.cumulative - 6.0).abs() < 1e-9, "{f:?}");
+        assert_eq!(f.total.own, 5_000_000_000, "{f:?}"); // 2 + 3
+        assert_eq!(f.total.cumulative, 6_000_000_000, "{f:?}");
         // f is called by main once and by itself twice.
         assert_eq!(f.callers.len(), 2);
         assert_eq!((f.callers[0].0, f.callers[0].1.calls), (0, 1));
         assert_eq!((f.callers[1].0, f.callers[1].1.calls), (1, 2));
         // the pair f -> f was not open yet: primitive on the edge, as cProfile counts it
         assert_eq!(f.callers[1].1.primitive, 2);
-        assert!((f.callers[1].1.cumulative - 4.0).abs() < 1e-9);
+        assert_eq!(f.callers[1].1.cumulative, 4_000_000_000);
         let g = &e[2];
         assert_eq!(g.key.2, "<built-in method g>");
         assert_eq!((g.total.primitive, g.total.calls), (2, 2));
-        assert!((g.total.cumulative - 3.0).abs() < 1e-9);
+        assert_eq!(g.total.cumulative, 3_000_000_000);
         assert_eq!(g.callers.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 0]);
     }
 
