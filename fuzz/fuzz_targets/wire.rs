@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rankscope::mpi::{decode, encode};
+use rankscope::profile::{decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(profile) = decode(data) else {

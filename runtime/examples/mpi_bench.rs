@@ -198,7 +198,7 @@ fn main() {
                         _ => {
                             // The floor of any method: every rank serialises and frees its own
                             // profile, then all meet in a barrier. No merging, no transfer.
-                            drop(mpi::encode(&local));
+                            drop(rankscope::profile::encode(&local));
                             drop(local);
                             mpi::barrier();
                             best = best.min(t.elapsed().as_secs_f64());

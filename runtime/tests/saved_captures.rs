@@ -8,8 +8,8 @@
 //!
 //! and commit the result.
 
-use rankscope::mpi::{decode, encode};
 use rankscope::output::{parse_profile, to_json};
+use rankscope::profile::{decode, encode};
 use std::path::{Path, PathBuf};
 
 fn seeds(kind: &str) -> PathBuf {

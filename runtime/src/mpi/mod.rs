@@ -1,5 +1,7 @@
 //! The MPI side of the runtime: joining MPI (or adopting it), the hook that runs the final
 //! reduction when MPI is finalised, and the reduction of every rank's [`Profile`] to rank 0.
+//! What travels and how it merges (wire format, mergeable form) is the profile model's
+//! (`crate::profile`): it is used without MPI too.
 //!
 //! Built with the default `mpi` cargo feature this uses the system MPI through rsmpi. Without the
 //! feature the same functions exist and every process is a world of one: rank 0 of 1, and
@@ -11,12 +13,8 @@ mod finalize;
 mod host;
 mod init;
 mod launcher;
-// Without MPI only encode/decode use it; merging at hops is then never needed.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-mod partial;
 mod patient;
 mod reduce;
-mod wire;
 
 pub use finalize::{abort, finalize, on_finalize};
 pub use host::{clock_offset_ns, hostname, rank_info};
@@ -24,7 +22,6 @@ pub use init::{init, init_singleton, joined, world, InitCall, ThreadLevel, World
 pub use launcher::{launch_id, launched_rank, launcher};
 pub use patient::barrier;
 pub use reduce::{gather_to_root, reduce_to_root, reduce_to_root_chunked, MAX_CHUNK};
-pub use wire::{decode, encode, WireError};
 // For other parts of the runtime that make their own collectives (the roofline ceilings).
 #[cfg(feature = "mpi")]
 pub(crate) use {

@@ -118,10 +118,8 @@ fn stamp(mut p: Profile, w: &WorldInfo) -> Profile {
 
 #[cfg(feature = "mpi")]
 mod imp {
-    use super::super::partial::Partial;
     use super::super::patient::{private_world, wait};
-    use super::super::wire::{decode_partial, encode, encode_partial};
-    use crate::profile::Profile;
+    use crate::profile::{decode_partial, encode, encode_partial, Partial, Profile};
     use mpi::collective::CommunicatorCollectives;
     use mpi::datatype::PartitionMut;
     use mpi::point_to_point::{Destination, Source};
@@ -167,7 +165,7 @@ mod imp {
                         drop(bytes);
                         acc.concat(other)
                     }
-                    Err(e) => acc.diagnostics.push(format!(
+                    Err(e) => acc.header.diagnostics.push(format!(
                         "reduction: data from ranks {}..{} lost: {e}",
                         rank + step,
                         (rank + 2 * step).min(size)
@@ -273,6 +271,7 @@ mod imp {
                 (Ok(p), Some(a)) => a.concat(p),
                 (Ok(p), None) => acc = Some(p),
                 (Err(e), Some(a)) => a
+                    .header
                     .diagnostics
                     .push(format!("gather: a rank's data lost: {e}")),
                 (Err(_), None) => {}

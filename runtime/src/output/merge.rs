@@ -117,11 +117,9 @@ pub fn merge_files_reporting(files: &[PathBuf]) -> io::Result<(Profile, MergeRep
             });
         }
     }
-    let mut parts = parts.into_iter().map(|(_, _, p)| p);
-    let mut merged = parts
-        .next()
+    // One fold in the mergeable form: the dense per-rank table is built once, not per file.
+    let mut merged = Profile::concat_all(parts.into_iter().map(|(_, _, p)| p))
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no profile to merge"))?;
-    parts.for_each(|p| merged.concat_ranks(p));
     // The merged profile is the job's: one snapshot's reason and time no longer describe it.
     merged.metadata.remove("snapshot.reason");
     merged.metadata.remove("snapshot.unix");

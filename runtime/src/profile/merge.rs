@@ -1,20 +1,10 @@
 //! Combining profiles: the threads of one process ([`Profile::merge_same_rank`]) and the
-//! processes of a job ([`Profile::concat_ranks`], one call per hop of the MPI reduction).
-//!
-//! Both take the union of two trees. A node is identified by its path from the top, each step
-//! being (name, thread, start_ns): timeline entries with different start times stay apart.
-//! The result is in pre-order with ids renumbered; children keep first-seen order (the receiving
-//! profile's children first, then the other's new ones), so the outcome is deterministic.
+//! processes of a job ([`Profile::concat_ranks`], `rankscope merge`). Both are the one union of
+//! [`super::united`], reached through the mergeable form [`Partial`], which the MPI reduction
+//! also uses at each hop.
 
-use super::{NodeRecord, Profile, RankInfo, Stats};
-use std::collections::HashMap;
-
-/// Identity of a node under a given parent in the result table.
-type Key = (Option<usize>, String, Option<u32>, Option<i64>);
-
-fn key(parent: Option<usize>, n: &NodeRecord) -> Key {
-    (parent, n.name.clone(), n.thread, n.start_ns)
-}
+use super::partial::Partial;
+use super::{Profile, RankInfo};
 
 impl Profile {
     /// Folds `other`, measured by the same process(es), into this profile: used to collapse the
@@ -23,32 +13,12 @@ impl Profile {
     /// here are taken from `other`.
     ///
     /// Both sides should have the same number of rank columns. If they differ, the shorter side
-    /// counts as absent (`None`) in the missing columns and this profile's rank list is kept
-    /// (`other`'s when this one has none).
+    /// counts as absent (`None`) in the missing columns, and the ranks `other` has beyond this
+    /// profile's are added to its rank list.
     pub fn merge_same_rank(&mut self, other: &Profile) {
-        let n = self.ranks.len().max(other.ranks.len());
-        if self.ranks.is_empty() {
-            self.ranks = other.ranks.clone();
-        }
-        self.absorb_header(other);
-        let mut base = std::mem::take(&mut self.nodes);
-        for node in &mut base {
-            node.per_rank.values_mut().for_each(|c| c.resize(n, None));
-        }
-        let merge = |into: &mut NodeRecord, from: NodeRecord| {
-            merge_stats(into, &from);
-            for (m, col) in from.per_rank {
-                let dst = into.per_rank.entry(m).or_insert_with(|| vec![None; n]);
-                for (d, s) in dst.iter_mut().zip(col) {
-                    *d = merge_opt(*d, s);
-                }
-            }
-        };
-        let adopt = |mut node: NodeRecord| {
-            node.per_rank.values_mut().for_each(|c| c.resize(n, None));
-            node
-        };
-        self.nodes = union(base, other.nodes.clone(), merge, adopt);
+        let mut acc = Partial::from_profile(std::mem::take(self));
+        acc.merge_same_rank(Partial::from_profile(other.clone()));
+        *self = acc.into_profile();
     }
 
     /// Appends the ranks of `other` as new columns after this profile's and unites the trees:
@@ -56,43 +26,18 @@ impl Profile {
     /// over-all `stats` are merged. Column counts are `ranks.len()` on each side. Metrics are
     /// united, diagnostics appended, and metadata keys missing here are taken from `other`.
     pub fn concat_ranks(&mut self, other: Profile) {
-        let (na, nb) = (self.ranks.len(), other.ranks.len());
-        let n = na + nb;
-        self.absorb_header(&other);
-        let Profile {
-            ranks, mut nodes, ..
-        } = other;
-        self.ranks.extend(ranks);
-        let mut base = std::mem::take(&mut self.nodes);
-        for node in &mut base {
-            for col in node.per_rank.values_mut() {
-                // Truncate first so a malformed longer column cannot shift the other side's.
-                col.resize(na, None);
-                col.resize(n, None);
-            }
-        }
-        // Only per_rank columns move; the nodes themselves are consumed below.
-        for node in &mut nodes {
-            for col in node.per_rank.values_mut() {
-                col.resize(nb, None);
-            }
-        }
-        let merge = |into: &mut NodeRecord, from: NodeRecord| {
-            merge_stats(into, &from);
-            for (m, col) in from.per_rank {
-                let dst = into.per_rank.entry(m).or_insert_with(|| vec![None; n]);
-                dst[na..].copy_from_slice(&col);
-            }
-        };
-        let adopt = |mut node: NodeRecord| {
-            for col in node.per_rank.values_mut() {
-                let mut c = vec![None; na];
-                c.append(col);
-                *col = c;
-            }
-            node
-        };
-        self.nodes = union(base, nodes, merge, adopt);
+        let mut acc = Partial::from_profile(std::mem::take(self));
+        acc.concat(Partial::from_profile(other));
+        *self = acc.into_profile();
+    }
+
+    /// [`concat_ranks`](Self::concat_ranks) of every profile in order, building the dense
+    /// per-rank table once at the end rather than at each step. `None` for no profiles.
+    pub fn concat_all(profiles: impl IntoIterator<Item = Profile>) -> Option<Profile> {
+        let mut it = profiles.into_iter().map(Partial::from_profile);
+        let mut acc = it.next()?;
+        it.for_each(|p| acc.concat(p));
+        Some(acc.into_profile())
     }
 
     /// Makes a one-process profile self-describing before it leaves the process: when it has no
@@ -114,8 +59,9 @@ impl Profile {
         }
     }
 
-    /// Metrics, diagnostics, metadata and schema: the parts that are not the node table.
-    fn absorb_header(&mut self, other: &Profile) {
+    /// Metrics, diagnostics, metadata and schema: the parts that are not the node table or the
+    /// rank list.
+    pub(crate) fn absorb_header(&mut self, other: &Profile) {
         if self.schema.is_empty() {
             self.schema = other.schema.clone();
         }
@@ -131,141 +77,12 @@ impl Profile {
     }
 }
 
-fn merge_stats(into: &mut NodeRecord, from: &NodeRecord) {
-    for (m, s) in &from.stats {
-        into.stats.entry(m.clone()).or_insert(Stats::EMPTY).merge(s);
-    }
-}
-
-fn merge_opt(a: Option<Stats>, b: Option<Stats>) -> Option<Stats> {
-    match (a, b) {
-        (Some(mut a), Some(b)) => {
-            a.merge(&b);
-            Some(a)
-        }
-        (a, None) => a,
-        (None, b) => b,
-    }
-}
-
-/// Unites `incoming` into `base` by path and returns the result in pre-order with fresh ids.
-/// `merge` folds an incoming node into the base node with the same path; `adopt` prepares an
-/// incoming node that has no counterpart (its id, parent and depth are set afterwards).
-fn union(
-    base: Vec<NodeRecord>,
-    incoming: Vec<NodeRecord>,
-    mut merge: impl FnMut(&mut NodeRecord, NodeRecord),
-    mut adopt: impl FnMut(NodeRecord) -> NodeRecord,
-) -> Vec<NodeRecord> {
-    let mut out = preorder(base);
-    let incoming = preorder(incoming);
-    let mut index: HashMap<Key, usize> = HashMap::with_capacity(out.len() + incoming.len());
-    for n in &out {
-        // Keep the first of duplicate siblings: later ones stay separate nodes.
-        index.entry(key(n.parent, n)).or_insert(n.id);
-    }
-    let mut map = Vec::with_capacity(incoming.len());
-    for node in incoming {
-        let parent = node.parent.map(|p| map[p]);
-        let k = key(parent, &node);
-        let id = match index.get(&k) {
-            Some(&id) => {
-                merge(&mut out[id], node);
-                id
-            }
-            None => {
-                let id = out.len();
-                let mut n = adopt(node);
-                n.id = id;
-                n.parent = parent;
-                out.push(n);
-                index.insert(k, id);
-                id
-            }
-        };
-        map.push(id);
-    }
-    preorder(out)
-}
-
-/// Puts nodes in pre-order (children in table order), renumbering ids, parents and depths.
-/// A table whose ids are not its positions is first mapped by id; nodes whose parent is
-/// missing become top-level.
-fn preorder(mut nodes: Vec<NodeRecord>) -> Vec<NodeRecord> {
-    let ids_are_positions = nodes.iter().enumerate().all(|(i, n)| n.id == i);
-    if !ids_are_positions {
-        let pos: HashMap<usize, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
-        for (i, n) in nodes.iter_mut().enumerate() {
-            n.id = i;
-            n.parent = n.parent.and_then(|p| pos.get(&p).copied());
-        }
-    }
-    // Already a pre-order walk (the common case): nothing to move.
-    if is_preorder(&nodes) {
-        return nodes;
-    }
-    let len = nodes.len();
-    let mut kids = vec![Vec::new(); len];
-    let mut top = Vec::new();
-    for n in &nodes {
-        match n.parent {
-            Some(p) if p < len && p != n.id => kids[p].push(n.id),
-            _ => top.push(n.id),
-        }
-    }
-    let mut order = Vec::with_capacity(len);
-    let mut seen = vec![false; len];
-    let mut stack: Vec<usize> = top.into_iter().rev().collect();
-    while let Some(i) = stack.pop() {
-        if std::mem::replace(&mut seen[i], true) {
-            continue;
-        }
-        order.push(i);
-        stack.extend(kids[i].iter().rev().copied());
-    }
-    // Nodes on a parent cycle were never reached: keep them as top-level rather than lose data.
-    for i in 0..len {
-        if !seen[i] {
-            nodes[i].parent = None;
-            order.push(i);
-        }
-    }
-    let mut new_id = vec![0; len];
-    for (new, &old) in order.iter().enumerate() {
-        new_id[old] = new;
-    }
-    let mut slots: Vec<Option<NodeRecord>> = nodes.into_iter().map(Some).collect();
-    let mut out: Vec<NodeRecord> = Vec::with_capacity(len);
-    for (new, &old) in order.iter().enumerate() {
-        let mut n = slots[old].take().expect("each node placed once");
-        n.id = new;
-        n.parent = n.parent.map(|p| new_id[p]);
-        n.depth = n.parent.map_or(0, |p| out[p].depth + 1);
-        out.push(n);
-    }
-    out
-}
-
-/// True when each node's parent is the nearest earlier node one level up, which together with
-/// parents-before-children means the table is a pre-order walk.
-fn is_preorder(nodes: &[NodeRecord]) -> bool {
-    let mut path: Vec<usize> = Vec::new();
-    for n in nodes {
-        path.truncate(n.depth as usize);
-        if path.len() != n.depth as usize || path.last().copied() != n.parent {
-            return false;
-        }
-        path.push(n.id);
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::MetricDesc;
+    use crate::profile::{MetricDesc, NodeRecord, Stats};
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
 
     type Path = Vec<(String, Option<u32>, Option<i64>)>;
     /// A node path, a metric, and each column's samples (`None`: absent in that column).
@@ -334,8 +151,23 @@ mod tests {
                 p.metrics.push(metric(m));
             }
         }
-        p.nodes = preorder(tmp);
-        p
+        p.nodes = tmp;
+        // First-seen order is not always pre-order: the mergeable form's repair fixes it.
+        Partial::from_profile(p).into_profile()
+    }
+
+    /// True when each node's parent is the nearest earlier node one level up, which together
+    /// with parents-before-children means the table is a pre-order walk.
+    fn is_preorder(nodes: &[NodeRecord]) -> bool {
+        let mut path: Vec<usize> = Vec::new();
+        for n in nodes {
+            path.truncate(n.depth as usize);
+            if path.len() != n.depth as usize || path.last().copied() != n.parent {
+                return false;
+            }
+            path.push(n.id);
+        }
+        true
     }
 
     fn path_of(p: &Profile, id: usize) -> Path {
@@ -538,6 +370,22 @@ mod tests {
         assert_eq!(a.nodes[1].stats["t"], stats(&[1, 2]));
     }
 
+    #[test]
+    fn same_rank_merge_with_more_columns_takes_the_extra_ranks() {
+        let mut a = build(1, &[(vec!["main"], "t", vec![Some(vec![1])])]);
+        let b = build(
+            2,
+            &[(vec!["main"], "t", vec![Some(vec![2]), Some(vec![3])])],
+        );
+        a.merge_same_rank(&b);
+        check_table(&a);
+        assert_eq!(a.ranks.len(), 2);
+        assert_eq!(
+            a.nodes[0].per_rank["t"],
+            vec![Some(stats(&[1, 2])), Some(stats(&[3]))]
+        );
+    }
+
     // ---- properties ----
 
     const NAMES: [&str; 3] = ["a", "b", "c"];
@@ -621,6 +469,7 @@ mod tests {
                 all.concat_ranks(p.clone());
             }
             check_table(&all);
+            prop_assert_eq!(&Profile::concat_all(profiles.clone()).unwrap(), &all);
             prop_assert_eq!(all.ranks.len(), profiles.len());
             let by_path: HashMap<Path, usize> =
                 all.nodes.iter().map(|n| (path_of(&all, n.id), n.id)).collect();

@@ -1,11 +1,22 @@
 //! The finished measurement of one process: what storage produces, writers write and readers
-//! (`rankscope report`, `rankscope merge`, the MPI reduction) read back.
+//! (`rankscope report`, `rankscope merge`, the MPI reduction) read back, and how profiles merge.
+//! The wire format and the mergeable form live here, not under `mpi/`: they are used without
+//! MPI too (offline merges, the fuzz target, saved captures).
 
 mod merge;
 mod model;
+mod partial;
 mod ranks;
 mod stats;
+mod united;
+mod wire;
 
 pub use model::{MetricDesc, NodeRecord, Profile, RankInfo, SCHEMA};
+// For the MPI reduction, which keeps the mergeable form between hops.
+#[cfg(feature = "mpi")]
+pub(crate) use partial::Partial;
 pub use ranks::RankStats;
 pub use stats::Stats;
+pub use wire::{decode, encode, WireError};
+#[cfg(feature = "mpi")]
+pub(crate) use wire::{decode_partial, encode_partial};

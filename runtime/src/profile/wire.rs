@@ -12,8 +12,9 @@
 //! A sender that still holds a plain [`Profile`] encodes it directly ([`encode`]), without
 //! building the [`Partial`] a receiver needs for merging.
 
-use super::partial::{Entry, Node, Partial, TOP};
-use crate::profile::{MetricDesc, Profile, RankInfo, Stats};
+use super::partial::Partial;
+use super::united::{Entry, Node, United, TOP};
+use super::{MetricDesc, Profile, RankInfo, Stats};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -76,10 +77,23 @@ struct HeaderIn {
     ranks: Vec<RankInfo>,
 }
 
-fn start(h: &HeaderOut) -> Vec<u8> {
+/// The version and the header of `p` (its nodes are not looked at), with the metric `keys`.
+fn start(p: &Profile, keys: &[&str]) -> Vec<u8> {
+    let h = HeaderOut {
+        schema: &p.schema,
+        metadata: p
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_string()))
+            .collect(),
+        metrics: &p.metrics,
+        diagnostics: &p.diagnostics,
+        keys,
+        ranks: &p.ranks,
+    };
     let mut out = postcard::to_allocvec(&WIRE_VERSION).expect("a u32 encodes");
     // Writing into a Vec cannot run out of room, and every field type is supported.
-    out.extend(postcard::to_allocvec(h).expect("postcard encodes every header field"));
+    out.extend(postcard::to_allocvec(&h).expect("postcard encodes every header field"));
     out
 }
 
@@ -156,18 +170,7 @@ pub fn encode(p: &Profile) -> Vec<u8> {
         }
     }
     let key = |k: &str| keys.iter().position(|have| *have == k).expect("collected") as u32;
-    let mut out = start(&HeaderOut {
-        schema: &p.schema,
-        metadata: p
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.to_string()))
-            .collect(),
-        metrics: &p.metrics,
-        diagnostics: &p.diagnostics,
-        keys: &keys,
-        ranks: &p.ranks,
-    });
+    let mut out = start(p, &keys);
     out.reserve(p.nodes.len() * (40 + 60 * p.metrics.len() * (1 + p.ranks.len())));
     put_u32(&mut out, p.nodes.len() as u32);
     for n in &p.nodes {
@@ -207,23 +210,13 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, WireError> {
 }
 
 pub(crate) fn encode_partial(p: &Partial) -> Vec<u8> {
-    let keys: Vec<&str> = p.keys.iter().map(String::as_str).collect();
-    let mut out = start(&HeaderOut {
-        schema: &p.schema,
-        metadata: p
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect(),
-        metrics: &p.metrics,
-        diagnostics: &p.diagnostics,
-        keys: &keys,
-        ranks: &p.ranks,
-    });
-    let entries: usize = p.columns.iter().map(Vec::len).sum();
-    out.reserve(p.nodes.len() * 100 + entries * 50);
-    put_u32(&mut out, p.nodes.len() as u32);
-    for n in &p.nodes {
+    let t = &p.tree;
+    let keys: Vec<&str> = t.keys.iter().map(String::as_str).collect();
+    let mut out = start(&p.header, &keys);
+    let entries: usize = t.columns.iter().map(Vec::len).sum();
+    out.reserve(t.nodes.len() * 100 + entries * 50);
+    put_u32(&mut out, t.nodes.len() as u32);
+    for n in &t.nodes {
         let mut stats = n.stats.iter().map(|(k, s)| (*k, s));
         put_node(
             &mut out,
@@ -235,8 +228,8 @@ pub(crate) fn encode_partial(p: &Partial) -> Vec<u8> {
             n.stats.len(),
         );
     }
-    put_u32(&mut out, p.columns.len() as u32);
-    for col in &p.columns {
+    put_u32(&mut out, t.columns.len() as u32);
+    for col in &t.columns {
         put_u32(&mut out, col.len() as u32);
         for e in col {
             put_entry(&mut out, e.node, e.key, &e.stats);
@@ -376,22 +369,36 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
     if r.at != body.len() {
         return Err(WireError::Truncated);
     }
-    Ok(Partial {
+    let header = Profile {
         schema: h.schema,
-        metadata: h.metadata,
+        metadata: h
+            .metadata
+            .into_iter()
+            .map(|(k, v)| {
+                // Text that is not JSON (no encoder of ours writes it) is kept as a string.
+                let v = serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v));
+                (k, v)
+            })
+            .collect(),
         metrics: h.metrics,
-        diagnostics: h.diagnostics,
-        keys: h.keys,
         ranks: h.ranks,
-        nodes,
-        columns,
+        nodes: Vec::new(),
+        diagnostics: h.diagnostics,
+    };
+    Ok(Partial {
+        header,
+        tree: United {
+            keys: h.keys,
+            nodes,
+            columns,
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{MetricDesc, NodeRecord, RankInfo, Stats};
+    use crate::profile::NodeRecord;
     use rankscope_collectors::topology::Binding;
     use std::collections::BTreeMap;
 
