@@ -31,26 +31,28 @@ _ = get_ipython().run_cell("%%rankscope_profile\\nwork(2)\\nraise KeyError('in t
 '''
 
 
-def test_magics_print_the_report_inline(tmp_path):
-    env = dict(os.environ, RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"), RANKSCOPE_BANNER="0")
+def environment(tmp_path) -> dict[str, str]:
+    return dict(os.environ, RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"), RANKSCOPE_BANNER="0")
+
+
+def ipython(tmp_path, session: str) -> subprocess.CompletedProcess:
+    """Runs ``session`` in a real IPython (``ipython -c``); it must end with status 0."""
     p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "IPython",
-            "--no-banner",
-            "--colors=NoColor",
-            "-c",
-            textwrap.dedent(SESSION),
-        ],
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c"]
+        + [textwrap.dedent(session)],
         cwd=tmp_path,
-        env=env,
+        env=environment(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
     )
+    assert p.returncode == 0, p.stderr + p.stdout
+    return p
+
+
+def test_magics_print_the_report_inline(tmp_path):
+    p = ipython(tmp_path, SESSION)
     out = p.stdout
-    assert p.returncode == 0, p.stderr + out
     reports = out.split("rankscope report:")[1:]
     assert len(reports) == 3, out
     first, cell, failing = reports
@@ -89,18 +91,8 @@ _ = get_ipython().run_cell("%rankscope_trace -f no_such_function loop(1)")
 
 
 def test_trace_magic_prints_the_lines_of_each_run_only(tmp_path):
-    env = dict(os.environ, RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"), RANKSCOPE_BANNER="0")
-    p = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c"]
-        + [textwrap.dedent(TRACE_SESSION)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = ipython(tmp_path, TRACE_SESSION)
     out = p.stdout
-    assert p.returncode == 0, p.stderr + out
     reports = out.split("rankscope line report")[1:]
     assert len(reports) == 2, out
 
@@ -124,8 +116,9 @@ def test_magics_in_a_jupyter_kernel(tmp_path):
     """The same magics in a Jupyter kernel (ipykernel, driven through jupyter_client as a
     notebook front end drives it): the reports arrive as the cell's stdout stream."""
     manager = pytest.importorskip("jupyter_client.manager")
-    env = dict(os.environ, RANKSCOPE_OUTPUT_PATH=str(tmp_path / "out"), RANKSCOPE_BANNER="0")
-    km, kc = manager.start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
+    km, kc = manager.start_new_kernel(
+        kernel_name="python3", cwd=str(tmp_path), env=environment(tmp_path)
+    )
     try:
         cells = [
             "%load_ext rankscope",
