@@ -7,8 +7,9 @@
 //! instance's other metrics as `args`, and a counter track (`"ph": "C"`) per sampler series when
 //! the sampler ran. Timestamps are microseconds after the job's first event on the Unix clock:
 //! each rank's monotonic timeline is shifted by its own `clock_offset_ns`, so ranks on different
-//! hosts line up as well as the hosts' clocks agree. Events are sorted by rank, thread, start
-//! and then longest first, so that each thread's events nest.
+//! hosts line up as well as the hosts' clocks agree. An instance is clamped into the instance
+//! enclosing it (its start and its duration come from two clock reads, microseconds apart), and
+//! events are sorted by rank, thread, start and then longest first, so each thread's events nest.
 
 use super::derived::to_display;
 use crate::profile::{Profile, RankInfo};
@@ -60,11 +61,13 @@ pub fn to_trace_json(profile: &Profile) -> io::Result<Vec<u8>> {
     let offset = |r: &RankInfo| r.clock_offset_ns.unwrap_or(0);
     let mut spans = Vec::new();
     let mut no_duration = 0usize;
-    for node in profile.nodes.iter() {
-        let Some(start_ns) = node.start_ns else {
-            continue;
-        };
-        for (col, rank) in profile.ranks.iter().enumerate() {
+    for (col, rank) in profile.ranks.iter().enumerate() {
+        // Each instance's interval on this rank, by node (pre-order: parents first).
+        let mut interval: Vec<Option<(i64, i64)>> = vec![None; profile.nodes.len()];
+        for node in &profile.nodes {
+            let Some(start_ns) = node.start_ns else {
+                continue;
+            };
             let at = |m: &str| {
                 node.per_rank
                     .get(m)
@@ -78,6 +81,15 @@ pub fn to_trace_json(profile: &Profile) -> io::Result<Vec<u8>> {
                 );
                 continue;
             };
+            let start = start_ns + offset(rank);
+            let (mut begin, mut end) = (start, start + wall.sum as i64);
+            // A region's start time and its duration's first sample are two clock reads
+            // microseconds apart: clamp into the enclosing instance so that events nest.
+            if let Some((outer_begin, outer_end)) = node.parent.and_then(|p| interval[p]) {
+                begin = begin.clamp(outer_begin, outer_end);
+                end = end.clamp(begin, outer_end);
+            }
+            interval[node.id] = Some((begin, end));
             let mut args = Map::new();
             for m in profile.metrics.iter().filter(|m| m.name != DURATION) {
                 if let Some(s) = at(&m.name) {
@@ -89,8 +101,8 @@ pub fn to_trace_json(profile: &Profile) -> io::Result<Vec<u8>> {
                 name: &node.name,
                 pid: rank.rank,
                 tid: node.thread.unwrap_or(0),
-                start_unix_ns: start_ns + offset(rank),
-                dur_ns: wall.sum as i64,
+                start_unix_ns: begin,
+                dur_ns: end - begin,
                 args,
             });
         }
@@ -309,6 +321,30 @@ mod tests {
             ]
         );
         assert_eq!(t["otherData"]["region_instances"], 3);
+    }
+
+    #[test]
+    fn an_instance_sticking_out_of_its_parent_is_clamped_into_it() {
+        let mut p = two_ranks();
+        // inner starts 0.5 us before outer and would end 10 us after it
+        p.nodes[1].start_ns = Some(1_999_500);
+        let long = p.nodes[0].per_rank[DURATION][0].unwrap().sum as i64 + 10_000;
+        p.nodes[1].per_rank.get_mut(DURATION).unwrap()[0]
+            .as_mut()
+            .unwrap()
+            .sum = long.into();
+        let t = events(&p);
+        let inner = t["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "inner")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (inner["ts"].as_f64(), inner["dur"].as_f64()),
+            (Some(0.0), Some(10.0))
+        );
     }
 
     #[test]
