@@ -56,6 +56,7 @@ mod tests {
 
     fn node(id: usize, parent: Option<usize>, depth: u32, name: &str) -> NodeRecord {
         NodeRecord {
+            across_ranks: Default::default(),
             id,
             parent,
             depth,

@@ -26,7 +26,8 @@ fn settings_table() -> Vec<Row> {
             let (kind, choices) = match r.kind {
                 Kind::Bool => ("bool", vec![]),
                 Kind::Unsigned => ("unsigned", vec![]),
-                Kind::Text => ("text", vec![]),
+                // A rank list is text in Python too; the runtime parses and checks it.
+                Kind::Text | Kind::Ranks => ("text", vec![]),
                 Kind::List => ("list", vec![]),
                 Kind::Choice(names) => ("choice", names.to_vec()),
             };

@@ -149,6 +149,7 @@ fn node(
         stats.insert(m.to_string(), s);
     }
     NodeRecord {
+        across_ranks: Default::default(),
         id,
         parent,
         depth: parent.map_or(0, |q| nodes[q].depth + 1),

@@ -34,6 +34,7 @@ fn node(
         stats.insert(m.to_string(), s);
     }
     nodes.push(NodeRecord {
+        across_ranks: Default::default(),
         id,
         parent,
         depth,

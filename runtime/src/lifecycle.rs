@@ -202,20 +202,36 @@ pub fn get() -> Profile {
 }
 
 /// Every rank's profile merged on rank 0 (`Some` there, `None` on the other ranks): the union
-/// of the rank trees with each rank's values as a column. Collective: every rank must call it,
-/// as often as wanted; it joins MPI first if needed ([`join`]). Without MPI, and in a process
-/// started by a rank, it returns this process's profile.
+/// of the rank trees, statistics over ranks per node, and the values (a column) of each rank
+/// that [`sends_values`] says. Collective: every rank must call it, as often as wanted; it
+/// joins MPI first if needed ([`join`]). Without MPI, and in a process started by a rank, it
+/// returns this process's profile.
 pub fn dmp_get() -> Option<Profile> {
     if is_rank_child() {
         return Some(get());
     }
-    let w = join();
+    join();
+    reduce(get())
+}
+
+/// Whether this job's rank `rank` sends its values to rank 0 (a column in the merged profile):
+/// every rank of a job of at most `per_rank_max` ranks, else only the ranks of `rank_filter`.
+pub fn sends_values(s: &Settings, size: u32, rank: u32) -> bool {
+    size <= s.per_rank_max || s.rank_filter.contains(rank)
+}
+
+/// The reduction of this rank's `local` profile to rank 0, per [`sends_values`].
+fn reduce(local: Profile) -> Option<Profile> {
+    let s = settings::current();
+    let w = mpi::world();
     let began = Instant::now();
-    let merged = mpi::reduce_to_root(get());
+    let keep = |rank: u32| sends_values(&s, w.size, rank);
+    let merged = mpi::reduce_to_root_keeping(local, &keep);
     if let Some(p) = merged.as_ref().filter(|_| w.mpi) {
         log::info!(
             1,
-            "reduced {} ranks to rank 0 in {:.3} s: {} nodes, {} metrics",
+            "reduced {} ranks ({} with their values) to rank 0 in {:.3} s: {} nodes, {} metrics",
+            p.rank_count(),
             p.ranks.len(),
             began.elapsed().as_secs_f64(),
             p.nodes.len(),
@@ -304,13 +320,21 @@ pub fn write(profile: &Profile) -> Vec<PathBuf> {
     });
     match written {
         Ok(files) => {
+            let mut total = 0u64;
             for f in &files {
                 let bytes = std::fs::metadata(f).map_or(0, |m| m.len());
+                total += bytes;
                 log::info!(1, "wrote {} ({bytes} bytes)", f.display());
             }
             if s.banner {
                 if let Some(dir) = files.first().and_then(|f| f.parent()) {
-                    eprintln!("rankscope: outputs written to {}", dir.display());
+                    eprintln!(
+                        "rankscope: outputs written to {} ({} file{}, {})",
+                        dir.display(),
+                        files.len(),
+                        if files.len() == 1 { "" } else { "s" },
+                        human_bytes(total)
+                    );
                 }
             }
             files
@@ -319,6 +343,16 @@ pub fn write(profile: &Profile) -> Vec<PathBuf> {
             log::error!("could not write outputs: {e}");
             Vec::new()
         }
+    }
+}
+
+/// `1.4 MB`, `312 kB`, `900 B`: decimal units, as `ls -h --si` and file managers show.
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.0} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
     }
 }
 
@@ -341,10 +375,17 @@ fn final_outputs() {
         return;
     }
     log::debug!("final outputs: reduction to rank 0, then rank 0 writes");
+    let w = join();
+    let mut local = get();
+    // Before the reduction, so that a job dying in it loses nothing of this rank.
     if s.rank_output {
-        write_rank_snapshot();
+        crate::resilience::snapshot::write_taken(crate::resilience::Reason::RankOutput, &mut local);
+    } else if s.per_rank_files && w.size > s.per_rank_max {
+        // Every rank, also those that send their values: the folders alone then assemble the
+        // whole job offline (`rankscope merge`), without counting anyone twice.
+        crate::resilience::snapshot::write_taken(crate::resilience::Reason::PerRankMax, &mut local);
     }
-    if let Some(merged) = dmp_get() {
+    if let Some(merged) = reduce(local) {
         if merged.nodes.is_empty() && merged.ranks.iter().all(|r| r.samples.is_none()) {
             // Nothing was measured on any rank: an empty folder per run would only litter.
             log::info!(1, "nothing was measured: no outputs written");

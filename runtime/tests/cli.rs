@@ -37,6 +37,7 @@ fn two_rank_profile() -> Profile {
         let mut all = Stats::EMPTY;
         cols.iter().flatten().for_each(|s| all.merge(s));
         NodeRecord {
+            across_ranks: Default::default(),
             id,
             parent,
             depth,

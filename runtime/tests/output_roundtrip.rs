@@ -71,6 +71,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                 let parent = (id > 0 && !top).then(|| pick.index(id));
                 let depth = parent.map_or(0, |q: usize| p.nodes[q].depth + 1);
                 p.nodes.push(NodeRecord {
+                    across_ranks: Default::default(),
                     id,
                     parent,
                     depth,

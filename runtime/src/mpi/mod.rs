@@ -21,7 +21,9 @@ pub use host::{clock_offset_ns, hostname, rank_info};
 pub use init::{init, init_singleton, joined, world, InitCall, ThreadLevel, WorldInfo};
 pub use launcher::{launch_id, launched_rank, launcher};
 pub use patient::barrier;
-pub use reduce::{gather_to_root, reduce_to_root, reduce_to_root_chunked, MAX_CHUNK};
+pub use reduce::{
+    gather_to_root, reduce_to_root, reduce_to_root_chunked, reduce_to_root_keeping, MAX_CHUNK,
+};
 // For other parts of the runtime that make their own collectives (the roofline ceilings).
 #[cfg(feature = "mpi")]
 pub(crate) use {

@@ -17,7 +17,8 @@ pub const MAX_CHUNK: usize = 1 << 30;
 
 /// Collective over `MPI_COMM_WORLD`: every rank must call it, in the same order relative to its
 /// other collectives. Rank 0 gets `Some` with every rank's data as columns in rank order (see
-/// [`Profile::concat_ranks`]); the other ranks get `None`.
+/// [`Profile::concat_ranks`]); the other ranks get `None`. [`reduce_to_root_keeping`] keeps
+/// only some ranks' columns.
 ///
 /// Each rank's column is labelled with its rank, host name and pid (when the profile does not
 /// have a rank column yet, see [`Profile::assign_rank`]); rank 0 adds `mpi.world.size`,
@@ -29,6 +30,23 @@ pub const MAX_CHUNK: usize = 1 << 30;
 /// gets its own data with a diagnostic saying so, the others `None`.
 pub fn reduce_to_root(local: Profile) -> Option<Profile> {
     reduce_to_root_chunked(local, MAX_CHUNK)
+}
+
+/// [`reduce_to_root`] keeping the values (columns) only of the ranks `keep` accepts; the other
+/// ranks' values reach rank 0 only through the statistics over ranks of each node
+/// ([`crate::profile::Spread`]: count, sum, sum of squares, smallest and largest rank with their
+/// statistics), which merge at each hop, so a hop carries O(nodes) whatever the number of ranks
+/// behind it. `keep` is asked on each rank about that rank only. The result's
+/// [`Profile::rank_count`] is the job's size; its `ranks` are the kept ones, in rank order.
+pub fn reduce_to_root_keeping(mut local: Profile, keep: &dyn Fn(u32) -> bool) -> Option<Profile> {
+    let w = world();
+    label(&mut local, &w);
+    local.keep_ranks(keep);
+    if !usable(&w) {
+        return alone(local, &w);
+    }
+    let root = imp::reduce(local, MAX_CHUNK);
+    root.map(|p| stamp(p, &w))
 }
 
 /// [`reduce_to_root`] with messages cut into pieces of at most `chunk` bytes (clamped to

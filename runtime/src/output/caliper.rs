@@ -21,7 +21,7 @@
 //! always the first column, and per-rank rows are written rank-major (every node of the first
 //! rank in node order, then the next rank), so row *i* < N belongs to node *i*.
 
-use crate::profile::{MetricDesc, Profile, Stats};
+use crate::profile::{MetricDesc, Profile, Spread, Stats};
 use serde_json::{json, Map, Value};
 use std::io;
 
@@ -208,42 +208,54 @@ pub fn caliper_summary_value(p: &Profile) -> Value {
             columns.push(format!("Total {name}{inc}"));
         }
     }
-    let cells = cells(p);
-    let count = count_metric(p);
+    // Exclusive values per rank need each rank's column; without every rank's, only their
+    // total (and so their mean) is known.
+    let cells = p.has_every_rank().then(|| cells(p));
+    let (_, kids) = p.children();
+    let count = count_metric(p).map(|m| p.metrics[m].name.as_str());
     let mut data: Vec<Value> = Vec::with_capacity(p.nodes.len());
     for n in &p.nodes {
         let mut row: Vec<Value> = vec![n.id.into(), n.id.into()];
-        let present = |m: usize| cells[m][n.id].iter().flatten();
-        let laps: Option<u64> = count.map(|m| present(m).map(|c| c.laps).sum());
+        let laps = count.and_then(|m| n.stats.get(m)).map(|s| s.laps);
         row.push(laps.filter(|&l| l > 0).into());
-        let ranks = (0..p.metrics.len())
-            .map(|m| present(m).count())
-            .max()
-            .unwrap_or(0);
+        let spreads: Vec<Option<Spread>> =
+            p.metrics.iter().map(|m| p.spread(n.id, &m.name)).collect();
+        let ranks = spreads.iter().flatten().map(|s| s.ranks).max().unwrap_or(0);
         row.push(ranks.into());
         for (mi, m) in p.metrics.iter().enumerate() {
-            let exclusive: Vec<f64> = present(mi).filter_map(|c| c.exclusive).collect();
-            let inclusive: Vec<f64> = present(mi).map(|c| c.inclusive).collect();
-            let groups: &[&Vec<f64>] = if m.additive {
-                &[&exclusive, &inclusive]
-            } else {
-                &[&inclusive]
+            let Some(spread) = spreads[mi] else {
+                let groups = if m.additive { 2 } else { 1 };
+                row.extend(std::iter::repeat_n(Value::Null, 4 * groups));
+                continue;
             };
-            for v in groups {
-                if v.is_empty() {
-                    row.extend([Value::Null, Value::Null, Value::Null, Value::Null]);
-                    continue;
+            if m.additive {
+                match &cells {
+                    Some(cells) => {
+                        let v: Vec<f64> = cells[mi][n.id]
+                            .iter()
+                            .flatten()
+                            .filter_map(|c| c.exclusive)
+                            .collect();
+                        let total: f64 = v.iter().sum();
+                        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+                        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let avg = total / v.len().max(1) as f64;
+                        row.extend([min.into(), max.into(), avg.into(), total.into()]);
+                    }
+                    None => {
+                        let total = p.exclusive(n.id, &m.name, &kids).unwrap_or(0) as f64 * m.scale;
+                        let avg = total / f64::from(spread.ranks.max(1));
+                        row.extend([Value::Null, Value::Null, avg.into(), total.into()]);
+                    }
                 }
-                let total: f64 = v.iter().sum();
-                let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-                let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                row.extend([
-                    min.into(),
-                    max.into(),
-                    (total / v.len() as f64).into(),
-                    total.into(),
-                ]);
             }
+            let k = |x: f64| x * m.scale;
+            row.extend([
+                k(spread.min.stats.sum as f64).into(),
+                k(spread.max.stats.sum as f64).into(),
+                k(spread.mean()).into(),
+                k(spread.sum as f64).into(),
+            ]);
         }
         data.push(Value::Array(row));
     }
@@ -429,6 +441,7 @@ mod tests {
             let mut all = Stats::EMPTY;
             cols.iter().flatten().for_each(|s| all.merge(s));
             NodeRecord {
+                across_ranks: Default::default(),
                 id,
                 parent,
                 depth: parent.map_or(0, |_| 1),

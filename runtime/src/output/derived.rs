@@ -2,7 +2,7 @@
 //! values, percentages and cross-rank statistics. The JSON "display" objects and the text
 //! report both come from here, so they always agree.
 
-use crate::profile::{MetricDesc, Profile, RankStats};
+use crate::profile::{MetricDesc, Profile};
 use serde::Serialize;
 
 /// One metric at one node, in the metric's display unit.
@@ -43,7 +43,7 @@ pub(crate) struct AcrossRanks {
     pub ranks: u32,
     /// Smallest per-rank total.
     pub min: f64,
-    /// MPI rank (from `Profile::ranks`) holding the smallest total.
+    /// MPI rank holding the smallest total.
     pub min_rank: u32,
     /// Largest per-rank total.
     pub max: f64,
@@ -127,22 +127,20 @@ impl<'a> Deriver<'a> {
 
     fn across_ranks(&self, id: usize, m: &MetricDesc) -> Option<AcrossRanks> {
         let p = self.profile;
-        if p.ranks.len() < 2 {
+        if p.rank_count() < 2 {
             return None;
         }
-        let r = RankStats::of(p.nodes[id].per_rank.get(&m.name)?)?;
-        // RankStats names columns; people want the MPI rank number of that column.
-        let mpi = |col: u32| p.ranks.get(col as usize).map_or(col, |ri| ri.rank);
+        let r = p.spread(id, &m.name)?;
         let k = |x: f64| to_display(x, m.scale);
         Some(AcrossRanks {
             ranks: r.ranks,
-            min: k(r.min),
-            min_rank: mpi(r.min_rank),
-            max: k(r.max),
-            max_rank: mpi(r.max_rank),
-            mean: k(r.mean),
-            stddev: k(r.stddev),
-            imbalance: r.imbalance,
+            min: k(r.min.stats.sum as f64),
+            min_rank: r.min.rank,
+            max: k(r.max.stats.sum as f64),
+            max_rank: r.max.rank,
+            mean: k(r.mean()),
+            stddev: k(r.stddev()),
+            imbalance: r.imbalance(),
         })
     }
 

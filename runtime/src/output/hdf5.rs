@@ -21,7 +21,7 @@
 //! Everything in display units (seconds, MiB, ...) as f64: the exact integer statistics stay in
 //! the native JSON output.
 
-use crate::profile::{MetricDesc, Profile, RankInfo, RankStats, Stats};
+use crate::profile::{MetricDesc, Profile, RankInfo, Spread, Stats};
 use hdf5::types::VarLenUnicode;
 use hdf5::{Group, H5Type, Location};
 use rankscope_collectors::topology::{format_list, Binding};
@@ -254,7 +254,7 @@ fn metric(g: &Group, p: &Profile, m: &MetricDesc, kids: &[Vec<usize>]) -> hdf5::
     let (mut sum, mut mean, mut min, mut max, mut sd, mut excl) =
         (nan(), nan(), nan(), nan(), nan(), nan());
     let mut laps = vec![0u64; n];
-    let mut across: Vec<Option<RankStats>> = vec![None; n];
+    let across: Vec<Option<Spread>> = (0..n).map(|i| p.spread(i, &m.name)).collect();
     for (i, node) in p.nodes.iter().enumerate() {
         if let Some(s) = node.stats.get(&m.name).filter(|s| s.laps > 0) {
             laps[i] = s.laps;
@@ -274,7 +274,6 @@ fn metric(g: &Group, p: &Profile, m: &MetricDesc, kids: &[Vec<usize>]) -> hdf5::
                     per_rank_laps[i * r + j] = s.laps;
                 }
             }
-            across[i] = RankStats::of(col);
         }
     }
     dataset(g, "per_rank", &[n, r], &per_rank)?;
@@ -290,19 +289,15 @@ fn metric(g: &Group, p: &Profile, m: &MetricDesc, kids: &[Vec<usize>]) -> hdf5::
     ] {
         dataset(g, name, &[n], v)?;
     }
-    across_ranks(&g.create_group("across_ranks")?, p, &across, scale)
+    across_ranks(&g.create_group("across_ranks")?, &across, scale)
 }
 
-/// Cross-rank statistics of each node's per-rank sums; `min_rank`/`max_rank` are MPI ranks
-/// (from the rank table), -1 where no rank entered the node.
-fn across_ranks(
-    g: &Group,
-    p: &Profile,
-    across: &[Option<RankStats>],
-    scale: f64,
-) -> hdf5::Result<()> {
+/// Cross-rank statistics of each node's per-rank sums over every merged rank (also those whose
+/// values have no column); `min_rank`/`max_rank` are MPI ranks, -1 where no rank entered the node,
+/// `min_laps`/`max_laps` those ranks' laps.
+fn across_ranks(g: &Group, across: &[Option<Spread>], scale: f64) -> hdf5::Result<()> {
     let n = across.len();
-    let f = |get: fn(&RankStats) -> f64, scaled: bool| -> Vec<f64> {
+    let f = |get: fn(&Spread) -> f64, scaled: bool| -> Vec<f64> {
         across
             .iter()
             .map(|a| {
@@ -311,37 +306,33 @@ fn across_ranks(
             })
             .collect()
     };
-    let rank_of = |col: u32| {
-        p.ranks
-            .get(col as usize)
-            .map_or(col as i64, |x| x.rank as i64)
+    let int = |get: fn(&Spread) -> i64, none: i64| -> Vec<i64> {
+        across
+            .iter()
+            .map(|a| a.as_ref().map_or(none, get))
+            .collect()
     };
-    let min_rank: Vec<i64> = across
-        .iter()
-        .map(|a| a.as_ref().map_or(-1, |a| rank_of(a.min_rank)))
-        .collect();
-    let max_rank: Vec<i64> = across
-        .iter()
-        .map(|a| a.as_ref().map_or(-1, |a| rank_of(a.max_rank)))
-        .collect();
     let count: Vec<u32> = across
         .iter()
         .map(|a| a.as_ref().map_or(0, |a| a.ranks))
         .collect();
     dataset(g, "ranks", &[n], &count)?;
-    dataset(g, "min", &[n], &f(|a| a.min, true))?;
-    dataset(g, "min_rank", &[n], &min_rank)?;
-    dataset(g, "max", &[n], &f(|a| a.max, true))?;
-    dataset(g, "max_rank", &[n], &max_rank)?;
-    dataset(g, "mean", &[n], &f(|a| a.mean, true))?;
-    dataset(g, "stddev", &[n], &f(|a| a.stddev, true))?;
+    dataset(g, "min", &[n], &f(|a| a.min.stats.sum as f64, true))?;
+    dataset(g, "min_rank", &[n], &int(|a| a.min.rank.into(), -1))?;
+    dataset(g, "min_laps", &[n], &int(|a| a.min.stats.laps as i64, 0))?;
+    dataset(g, "max", &[n], &f(|a| a.max.stats.sum as f64, true))?;
+    dataset(g, "max_rank", &[n], &int(|a| a.max.rank.into(), -1))?;
+    dataset(g, "max_laps", &[n], &int(|a| a.max.stats.laps as i64, 0))?;
+    dataset(g, "mean", &[n], &f(Spread::mean, true))?;
+    dataset(g, "stddev", &[n], &f(Spread::stddev, true))?;
     // A ratio: no unit to scale.
-    dataset(g, "imbalance", &[n], &f(|a| a.imbalance, false))?;
+    dataset(g, "imbalance", &[n], &f(Spread::imbalance, false))?;
     str_attr(
         g,
         "about",
-        "over the ranks that entered each node, of their inclusive sums; imbalance = max/mean - 1; \
-         min_rank/max_rank are MPI ranks, -1 where no rank entered",
+        "over every rank that entered each node (with or without a per_rank column), of their \
+         inclusive sums; imbalance = max/mean - 1; min_rank/max_rank are MPI ranks, -1 where no \
+         rank entered; min_laps/max_laps are those ranks' laps",
     )
 }
 
@@ -386,6 +377,7 @@ mod tests {
             let mut all = Stats::EMPTY;
             cols.iter().flatten().for_each(|s| all.merge(s));
             NodeRecord {
+                across_ranks: Default::default(),
                 id,
                 parent,
                 depth,

@@ -20,8 +20,14 @@ struct Written<'a> {
     metadata: &'a BTreeMap<String, serde_json::Value>,
     metrics: &'a [crate::profile::MetricDesc],
     ranks: &'a [crate::profile::RankInfo],
+    #[serde(skip_serializing_if = "is_zero")]
+    merged_ranks: u32,
     nodes: Vec<WrittenNode<'a>>,
     diagnostics: &'a [String],
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -40,6 +46,7 @@ pub fn to_json(profile: &Profile) -> io::Result<Vec<u8>> {
         metadata,
         metrics,
         ranks,
+        merged_ranks,
         nodes,
         diagnostics,
     } = profile;
@@ -61,6 +68,7 @@ pub fn to_json(profile: &Profile) -> io::Result<Vec<u8>> {
         metadata,
         metrics,
         ranks,
+        merged_ranks: *merged_ranks,
         nodes,
         diagnostics,
     };

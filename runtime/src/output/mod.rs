@@ -129,6 +129,12 @@ pub fn write_all(profile: &Profile, o: &OutputOptions) -> io::Result<Vec<PathBuf
     log::debug!("writers: {}", names.join(", "));
     let (mut written, mut failed) = (Vec::new(), Vec::new());
     for (_, name, render) in enabled {
+        if name == "profile.cali.json" && profile.ranks.is_empty() && profile.rank_count() > 1 {
+            // One row per rank and node: with no rank's values kept there is nothing to write
+            // (the summary file has the statistics over ranks).
+            log::info!(1, "{name}: not written, no rank's values were kept");
+            continue;
+        }
         let began = Instant::now();
         match render(profile, o).and_then(|bytes| Ok((bytes.len(), dir.write(name, &bytes)?))) {
             Ok((bytes, path)) => {

@@ -310,6 +310,7 @@ mod tests {
         let mut s = Stats::EMPTY;
         laps.iter().for_each(|&v| s.record(v));
         NodeRecord {
+            across_ranks: Default::default(),
             id,
             parent,
             depth: 0,

@@ -39,6 +39,7 @@ fn metrics() -> Vec<MetricDesc> {
 
 fn node(id: usize, parent: Option<usize>, depth: u32, name: &str) -> NodeRecord {
     NodeRecord {
+        across_ranks: Default::default(),
         id,
         parent,
         depth,

@@ -7,6 +7,7 @@
 
 use super::derived::{Deriver, Shown};
 use crate::profile::{MetricDesc, Profile};
+use crate::settings::{RankSet, SettingValue};
 use std::fmt::Write;
 
 /// How numbers are printed (settings `precision`, `width`, `scientific`).
@@ -53,7 +54,7 @@ const RANK_COLUMNS: [&str; 8] = [
 /// Renders the whole report.
 pub fn render(profile: &Profile, opts: &TextOptions) -> String {
     let d = Deriver::new(profile);
-    let multi = profile.ranks.len() > 1;
+    let multi = profile.rank_count() > 1;
     let mut out = header(profile);
     let labels: Vec<String> = profile
         .nodes
@@ -297,13 +298,27 @@ fn samples(p: &Profile, o: &TextOptions) -> String {
 /// Run description: rank count, node count and the scalar metadata (settings and other nested
 /// values are left to the JSON file).
 fn header(p: &Profile) -> String {
+    let ranks = p.rank_count().max(1);
     let mut out = format!(
         "rankscope report: {} rank{}, {} node{}\n",
-        p.ranks.len().max(1),
-        if p.ranks.len() > 1 { "s" } else { "" },
+        ranks,
+        if ranks > 1 { "s" } else { "" },
         p.nodes.len(),
         if p.nodes.len() == 1 { "" } else { "s" }
     );
+    if !p.has_every_rank() {
+        let kept = RankSet::from_ranges(p.ranks.iter().map(|r| (r.rank, r.rank)));
+        let _ = writeln!(
+            out,
+            "  per-rank values: {} (settings per_rank_max, rank_filter); the statistics over \
+             ranks hold all {ranks}; <output_path>-rank<N>/ hold each rank's own values",
+            if kept.is_empty() {
+                "none".to_string()
+            } else {
+                format!("ranks {}", SettingValue::to_text(&kept))
+            }
+        );
+    }
     for (k, v) in &p.metadata {
         let v = match v {
             serde_json::Value::String(s) => s.clone(),

@@ -272,6 +272,7 @@ mod tests {
             max: ns,
         };
         let node = |id, parent, name: &str, start: i64, cols: [Option<i64>; 2]| NodeRecord {
+            across_ranks: Default::default(),
             id,
             parent,
             depth: u32::from(parent.is_some()),

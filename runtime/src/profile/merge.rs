@@ -128,6 +128,7 @@ mod tests {
                 let key: Vec<String> = path[..=d].iter().map(|s| s.to_string()).collect();
                 let id = *ids.entry(key).or_insert_with(|| {
                     tmp.push(NodeRecord {
+                        across_ranks: Default::default(),
                         id: tmp.len(),
                         parent,
                         depth: d as u32,

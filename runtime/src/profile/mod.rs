@@ -6,7 +6,7 @@
 mod merge;
 mod model;
 mod partial;
-mod ranks;
+mod spread;
 mod stats;
 mod united;
 mod wire;
@@ -15,7 +15,7 @@ pub use model::{MetricDesc, NodeRecord, Profile, RankInfo, SCHEMA};
 // For the MPI reduction, which keeps the mergeable form between hops.
 #[cfg(feature = "mpi")]
 pub(crate) use partial::Partial;
-pub use ranks::RankStats;
+pub use spread::{RankValue, Spread};
 pub use stats::Stats;
 pub use wire::{decode, encode, WireError};
 #[cfg(feature = "mpi")]

@@ -3,7 +3,7 @@
 //! Nodes are stored flat (id, parent, depth) rather than nested so that deep trees neither
 //! overflow a reader's recursion limit nor differ in shape from the HDF5 node table.
 
-use super::Stats;
+use super::{Spread, Stats};
 use crate::sampler::Samples;
 use rankscope_collectors::topology::Binding;
 use rankscope_collectors::{MetricInfo, Unit};
@@ -22,10 +22,16 @@ pub struct Profile {
     pub metadata: BTreeMap<String, serde_json::Value>,
     /// Every metric that appears in `nodes`.
     pub metrics: Vec<MetricDesc>,
-    /// The processes whose data this holds, in column order of [`NodeRecord::per_rank`].
-    /// One entry for a single process; rank 0's merged result holds every rank.
+    /// The processes whose values are kept, in column order of [`NodeRecord::per_rank`]. One
+    /// entry for a single process; rank 0's merged result holds every rank up to setting
+    /// `per_rank_max`, above it only the ranks of `rank_filter`.
     #[serde(default)]
     pub ranks: Vec<RankInfo>,
+    /// How many ranks' measurements the node statistics hold ([`Profile::rank_count`]): more
+    /// than `ranks` when some ranks' values were reduced to statistics only. 0 (left out of
+    /// the JSON) means `ranks.len()`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub merged_ranks: u32,
     /// Nodes in pre-order: a parent always comes before its children.
     pub nodes: Vec<NodeRecord>,
     /// Problems met while measuring (unmatched stops, unavailable collectors), for people.
@@ -96,6 +102,15 @@ pub struct NodeRecord {
     /// where the rank never entered this node.
     #[serde(default)]
     pub per_rank: BTreeMap<String, Vec<Option<Stats>>>,
+    /// Per metric, how the ranks' totals spread over every rank merged (also those without a
+    /// column). Empty in a one-process profile and in files from before: then it is computed
+    /// from `per_rank` ([`Profile::spread`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub across_ranks: BTreeMap<String, Spread>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Identity of one process in a profile, and what was sampled of it over time.
@@ -136,6 +151,65 @@ impl Profile {
         self.metrics.iter().find(|m| m.name == name)
     }
 
+    /// How many ranks' measurements the node statistics hold: every rank merged, whether or
+    /// not its values are kept as a column.
+    pub fn rank_count(&self) -> u32 {
+        if self.merged_ranks == 0 {
+            self.ranks.len() as u32
+        } else {
+            self.merged_ranks
+        }
+    }
+
+    /// Whether every merged rank's values are kept as a column.
+    pub fn has_every_rank(&self) -> bool {
+        self.ranks.len() as u32 >= self.rank_count()
+    }
+
+    /// How `metric`'s per-rank totals at node `id` spread over the ranks: the stored statistics,
+    /// or those of the node's per-rank column. `None` when no rank entered the node.
+    pub fn spread(&self, id: usize, metric: &str) -> Option<Spread> {
+        let node = &self.nodes[id];
+        match node.across_ranks.get(metric) {
+            Some(s) => Some(*s),
+            None => Spread::of_column(node.per_rank.get(metric)?, |c| self.column_rank(c)),
+        }
+    }
+
+    /// The MPI rank of column `c` (its position when the rank list is shorter).
+    pub fn column_rank(&self, c: usize) -> u32 {
+        self.ranks.get(c).map_or(c as u32, |r| r.rank)
+    }
+
+    /// Keeps the values of the ranks `keep` accepts and reduces the others to statistics:
+    /// every node's spread is stored first (so nothing of theirs is lost from it), then the
+    /// other ranks' columns and rank entries are dropped.
+    pub fn keep_ranks(&mut self, keep: impl Fn(u32) -> bool) {
+        let kept: Vec<bool> = self.ranks.iter().map(|r| keep(r.rank)).collect();
+        if kept.iter().all(|&k| k) {
+            return;
+        }
+        self.merged_ranks = self.rank_count();
+        for node in &mut self.nodes {
+            for (m, col) in &node.per_rank {
+                if !node.across_ranks.contains_key(m) {
+                    let rank = |c: usize| self.ranks.get(c).map_or(c as u32, |r| r.rank);
+                    if let Some(s) = Spread::of_column(col, rank) {
+                        node.across_ranks.insert(m.clone(), s);
+                    }
+                }
+            }
+            for col in node.per_rank.values_mut() {
+                let mut k = kept.iter();
+                col.retain(|_| *k.next().unwrap_or(&false));
+            }
+            node.per_rank
+                .retain(|_, col| col.iter().any(Option::is_some));
+        }
+        let mut k = kept.iter();
+        self.ranks.retain(|_| *k.next().unwrap_or(&false));
+    }
+
     /// Children of each node, by id (top-level nodes are the children of `None`, returned apart).
     pub fn children(&self) -> (Vec<usize>, Vec<Vec<usize>>) {
         let mut top = Vec::new();
@@ -170,6 +244,7 @@ impl Profile {
             metadata: self.metadata.clone(),
             metrics: self.metrics.clone(),
             ranks: self.ranks.get(col).cloned().into_iter().collect(),
+            merged_ranks: 0,
             nodes: Vec::new(),
             diagnostics: self.diagnostics.clone(),
         };
@@ -192,6 +267,7 @@ impl Profile {
                     .map(|(m, s)| (m.clone(), vec![Some(*s)]))
                     .collect(),
                 stats: own,
+                across_ranks: BTreeMap::new(),
             });
         }
         out
@@ -241,6 +317,7 @@ mod tests {
                 start_ns: None,
                 stats: [("wall_clock".to_string(), s)].into(),
                 per_rank: [("wall_clock".to_string(), vec![Some(s)])].into(),
+                across_ranks: BTreeMap::new(),
             });
         }
         p

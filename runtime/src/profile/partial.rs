@@ -24,7 +24,9 @@ impl Partial {
     pub fn from_profile(mut p: Profile) -> Partial {
         let nodes = std::mem::take(&mut p.nodes);
         let keys = p.metrics.iter().map(|m| m.name.clone()).collect();
-        let tree = United::from_nodes(nodes, p.ranks.len(), keys);
+        let ranks: Vec<u32> = p.ranks.iter().map(|r| r.rank).collect();
+        let tree = United::from_nodes(nodes, &ranks, keys);
+        p.merged_ranks = p.rank_count();
         Partial { header: p, tree }
     }
 
@@ -35,6 +37,7 @@ impl Partial {
         let Partial { header, tree } = other;
         self.header.absorb_header(&header);
         self.header.ranks.extend(header.ranks);
+        self.header.merged_ranks = self.header.merged_ranks.saturating_add(header.merged_ranks);
         self.tree.unite(tree, Columns::Append);
     }
 
@@ -47,20 +50,27 @@ impl Partial {
         self.header
             .ranks
             .extend(header.ranks.into_iter().skip(have));
+        self.header.merged_ranks = self.header.merged_ranks.max(header.merged_ranks);
         self.tree.unite(tree, Columns::Merge);
     }
 
-    /// Builds the profile: nodes in pre-order with fresh ids, one per-rank slot per rank.
+    /// Builds the profile: nodes in pre-order with fresh ids, one per-rank slot per kept rank,
+    /// and the spreads stored when some merged ranks have no column. A profile of every rank
+    /// records no `merged_ranks` (it is the length of its rank list).
     pub fn into_profile(self) -> Profile {
         let Partial { mut header, tree } = self;
-        header.nodes = tree.into_nodes(header.ranks.len());
+        let partial = (header.ranks.len() as u32) < header.merged_ranks;
+        header.nodes = tree.into_nodes(header.ranks.len(), partial);
+        if !partial {
+            header.merged_ranks = 0;
+        }
         header
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::{decode_partial, encode_partial};
+    use super::super::wire::{decode_partial, encode, encode_partial};
     use super::*;
     use crate::profile::{MetricDesc, NodeRecord, RankInfo, Stats};
     use proptest::prelude::*;
@@ -105,6 +115,7 @@ mod tests {
                     let id = p.nodes.len();
                     let s = stats(salt + id as i64 * 10);
                     p.nodes.push(NodeRecord {
+                        across_ranks: Default::default(),
                         id,
                         parent,
                         depth: d as u32,
@@ -137,7 +148,117 @@ mod tests {
         Partial::from_profile(profile(rank, &named, rank as i64 * 1000)).into_profile()
     }
 
+    /// The MPI reduction's binomial tree, run in one process through the wire bytes: in round
+    /// k rank r receives from r + 2^k when bit k of r is clear. Each rank first keeps its
+    /// values or reduces them to statistics per `keep`, as `reduce_to_root_keeping` does.
+    fn binomial(profiles: &[Profile], keep: &dyn Fn(u32) -> bool) -> Profile {
+        let mut held: Vec<Option<Vec<u8>>> = profiles
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                p.keep_ranks(keep);
+                Some(encode(&p))
+            })
+            .collect();
+        let size = profiles.len();
+        let mut step = 1;
+        while step < size {
+            for r in (0..size).step_by(2 * step) {
+                if r + step < size {
+                    let from = held[r + step].take().unwrap();
+                    let mut acc = decode_partial(held[r].as_ref().unwrap()).unwrap();
+                    acc.concat(decode_partial(&from).unwrap());
+                    held[r] = Some(encode_partial(&acc));
+                }
+            }
+            step *= 2;
+        }
+        decode_partial(held[0].as_ref().unwrap())
+            .unwrap()
+            .into_profile()
+    }
+
+    /// (ranks, sum, sumsq, (min, its rank), (max, its rank)).
+    type Direct = (u32, i128, u128, (i128, u32), (i128, u32));
+
+    /// The spread of node `id` computed straight from a full profile's columns, independently
+    /// of `Spread::merge`: (ranks, sum, sumsq, (min, its rank), (max, its rank)).
+    fn direct_spread(
+        p: &Profile,
+        id: usize,
+        m: &str,
+    ) -> Option<Direct> {
+        let vals: Vec<(u32, i128)> = p.nodes[id]
+            .per_rank
+            .get(m)?
+            .iter()
+            .zip(&p.ranks)
+            .filter_map(|(s, r)| Some((r.rank, s.as_ref()?.sum)))
+            .collect();
+        let min = vals.iter().map(|&(r, v)| (v, r)).min()?;
+        let max = vals
+            .iter()
+            .map(|&(r, v)| (-v, r))
+            .min()
+            .map(|(v, r)| (-v, r))?;
+        Some((
+            vals.len() as u32,
+            vals.iter().map(|v| v.1).sum(),
+            vals.iter().map(|v| (v.1 * v.1) as u128).sum(),
+            min,
+            max,
+        ))
+    }
+
     proptest! {
+        /// Statistics only equal the full result's statistics: over random trees, rank counts
+        /// and kept ranks, the binomial reduction that keeps only some ranks' columns gives the
+        /// same nodes, node statistics and spreads as the one that keeps every column (whose
+        /// spreads are checked against a direct computation), and exactly the kept ranks'
+        /// columns.
+        #[test]
+        fn statistics_only_equal_the_full_results_statistics(
+            ranks in prop::collection::vec(paths(), 1..12),
+            kept in prop::collection::vec(any::<bool>(), 12),
+        ) {
+            let profiles: Vec<Profile> = ranks
+                .iter()
+                .enumerate()
+                .map(|(r, p)| {
+                    let mut p = build(r as u32, p);
+                    // Ties for min and max are common: a few distinct values only.
+                    for n in &mut p.nodes {
+                        let s = stats(((n.id as i64 + r as i64) % 3) * 100);
+                        n.stats.insert("t".into(), s);
+                        n.per_rank.insert("t".into(), vec![Some(s)]);
+                    }
+                    p
+                })
+                .collect();
+            let full = binomial(&profiles, &|_| true);
+            let some = binomial(&profiles, &|r| kept[r as usize]);
+            prop_assert_eq!(full.rank_count() as usize, profiles.len());
+            prop_assert_eq!(some.rank_count() as usize, profiles.len());
+            prop_assert_eq!(full.nodes.len(), some.nodes.len());
+            for (a, b) in full.nodes.iter().zip(&some.nodes) {
+                prop_assert_eq!((&a.name, a.parent, &a.stats), (&b.name, b.parent, &b.stats));
+                let s = full.spread(a.id, "t");
+                prop_assert_eq!(s, some.spread(b.id, "t"));
+                prop_assert_eq!(
+                    s.map(|s| (s.ranks, s.sum, s.sumsq, (s.min.stats.sum, s.min.rank), (s.max.stats.sum, s.max.rank))),
+                    direct_spread(&full, a.id, "t")
+                );
+            }
+            let want: Vec<u32> = (0..profiles.len() as u32).filter(|&r| kept[r as usize]).collect();
+            let got: Vec<u32> = some.ranks.iter().map(|r| r.rank).collect();
+            prop_assert_eq!(&got, &want);
+            for (c, &r) in want.iter().enumerate() {
+                let a = full.rank_view(r as usize);
+                let b = some.rank_view(c);
+                prop_assert_eq!(a.nodes, b.nodes);
+            }
+        }
+
         /// The reduction's shape: any two-level tree of hops, each hop's input through the
         /// wire bytes, gives exactly the left fold of the ranks' profiles.
         #[test]

@@ -11,7 +11,7 @@
 //! the outcome is deterministic and grouping does not change it: ((a b) c) and (a (b c)) give
 //! the same table.
 
-use super::{NodeRecord, Stats};
+use super::{NodeRecord, Spread, Stats};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
 
@@ -28,6 +28,9 @@ pub(crate) struct Node {
     pub start_ns: Option<i64>,
     /// Over-all statistics by metric key index.
     pub stats: Vec<(u32, Stats)>,
+    /// How the ranks' totals spread, by metric key index: over every rank united here, those
+    /// with a column and those without.
+    pub spread: Vec<(u32, Spread)>,
 }
 
 /// One rank's statistics of one metric at one node.
@@ -58,11 +61,13 @@ pub(crate) enum Columns {
 }
 
 impl United {
-    /// Takes a node table apart into `cols` rank columns (longer per-rank lists are cut, shorter
-    /// ones count as absent). `keys` starts the key list (the declared metrics, so their order
-    /// is the wire's). Nodes are expected in pre-order; other orders, ids that are not
-    /// positions and parent cycles are repaired.
-    pub fn from_nodes(nodes: Vec<NodeRecord>, cols: usize, keys: Vec<String>) -> United {
+    /// Takes a node table apart into one column per entry of `ranks` (the columns' MPI ranks;
+    /// longer per-rank lists are cut, shorter ones count as absent). A node's spreads are its
+    /// stored ones, else computed from its columns. `keys` starts the key list (the declared
+    /// metrics, so their order is the wire's). Nodes are expected in pre-order; other orders,
+    /// ids that are not positions and parent cycles are repaired.
+    pub fn from_nodes(nodes: Vec<NodeRecord>, ranks: &[u32], keys: Vec<String>) -> United {
+        let cols = ranks.len();
         let mut keys = keys;
         // A profile has a handful of metrics: a linear scan beats hashing every key string.
         let mut key_of = |k: String| -> u32 {
@@ -97,8 +102,20 @@ impl United {
                 q => new_pos[q as usize],
             };
             let stats = n.stats.into_iter().map(|(k, s)| (key_of(k), s)).collect();
+            let mut spread: Vec<(u32, Spread)> = n
+                .across_ranks
+                .into_iter()
+                .map(|(k, s)| (key_of(k), s))
+                .collect();
+            let stored = !spread.is_empty();
             for (k, col) in n.per_rank {
                 let key = key_of(k);
+                if !stored {
+                    let of = |c: usize| ranks[c];
+                    if let Some(s) = Spread::of_column(&col[..col.len().min(cols)], of) {
+                        spread.push((key, s));
+                    }
+                }
                 for (c, s) in col.into_iter().take(cols).enumerate() {
                     if let Some(stats) = s {
                         columns[c].push(Entry {
@@ -120,6 +137,7 @@ impl United {
                 thread: n.thread,
                 start_ns: n.start_ns,
                 stats,
+                spread,
             });
         }
         United {
@@ -130,7 +148,10 @@ impl United {
     }
 
     /// Unites `other` into this tree: nodes with the same path merge their over-all statistics,
-    /// new ones are added; `other`'s rank columns are appended or merged per `columns`.
+    /// new ones are added; `other`'s rank columns are appended or merged per `columns`. Spreads
+    /// merge when ranks are appended; when columns merge (the same ranks) this side's stay, as
+    /// a rank counted twice would be wrong (the profile then has every rank's column, and its
+    /// spreads are computed from them when it is built).
     pub fn unite(&mut self, other: United, columns: Columns) {
         let United {
             keys,
@@ -158,14 +179,15 @@ impl United {
             for (k, _) in &mut n.stats {
                 *k = key_map[*k as usize];
             }
+            for (k, _) in &mut n.spread {
+                *k = key_map[*k as usize];
+            }
             let id = match index.find(&self.nodes, n.parent, &n) {
                 Some(id) => {
-                    let into = &mut self.nodes[id as usize].stats;
-                    for (k, s) in n.stats {
-                        match into.iter_mut().find(|(have, _)| *have == k) {
-                            Some((_, t)) => t.merge(&s),
-                            None => into.push((k, s)),
-                        }
+                    let into = &mut self.nodes[id as usize];
+                    merge_by_key(&mut into.stats, n.stats, Stats::merge);
+                    if columns == Columns::Append {
+                        merge_by_key(&mut into.spread, n.spread, Spread::merge);
                     }
                     id
                 }
@@ -196,8 +218,10 @@ impl United {
 
     /// Builds the node table: pre-order with fresh ids, depths, and dense per-rank lists of
     /// `cols` columns (entries of one column for the same node and metric are merged). Each
-    /// column's entries are released as soon as they are placed, to keep the peak low.
-    pub fn into_nodes(self, cols: usize) -> Vec<NodeRecord> {
+    /// column's entries are released as soon as they are placed, to keep the peak low. Spreads
+    /// are stored in the nodes only with `store_spreads` (when some ranks have no column:
+    /// otherwise they follow from the columns).
+    pub fn into_nodes(self, cols: usize, store_spreads: bool) -> Vec<NodeRecord> {
         let United {
             keys,
             nodes,
@@ -249,9 +273,27 @@ impl United {
                     .into_iter()
                     .map(|(k, v)| (keys[k as usize].clone(), v))
                     .collect(),
+                across_ranks: if store_spreads {
+                    n.spread
+                        .into_iter()
+                        .map(|(k, s)| (keys[k as usize].clone(), s))
+                        .collect()
+                } else {
+                    Default::default()
+                },
             });
         }
         out
+    }
+}
+
+/// Merges `from` into `into`, pairing values by metric key index.
+fn merge_by_key<T>(into: &mut Vec<(u32, T)>, from: Vec<(u32, T)>, merge: fn(&mut T, &T)) {
+    for (k, v) in from {
+        match into.iter_mut().find(|(have, _)| *have == k) {
+            Some((_, t)) => merge(t, &v),
+            None => into.push((k, v)),
+        }
     }
 }
 

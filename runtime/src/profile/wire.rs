@@ -1,10 +1,11 @@
 //! The bytes a rank sends.
 //!
-//! Layout (version 6): the layout version as a postcard varint; a postcard-encoded header (schema,
-//! metadata as JSON text per key, metrics, diagnostics, metric key names, ranks with their CPU
-//! bindings, sampler series and clock offsets); then the body in fixed-width little-endian fields: the node table (parent, name,
-//! thread, start, over-all statistics by key index) and, per rank, its (node, key, statistics)
-//! entries. The body is
+//! Layout (version 7): the layout version as a postcard varint; a postcard-encoded header (schema,
+//! metadata as JSON text per key, metrics, diagnostics, metric key names, the ranks kept as
+//! columns with their CPU bindings, sampler series and clock offsets, and how many ranks were
+//! merged); then the body in fixed-width little-endian fields: the node table (parent, name,
+//! thread, start, over-all statistics and spread over ranks by key index) and, per kept rank,
+//! its (node, key, statistics) entries. The body is
 //! hand-written because it is nearly all of the bytes and of the time: serde's varint path for
 //! `i128`/`u128` cost ~70 ns per entry, this ~10. Statistics store `sum`/`sumsq` in 8 bytes
 //! when they fit (a flag says which), 16 otherwise, so nothing is ever truncated.
@@ -14,14 +15,15 @@
 
 use super::partial::Partial;
 use super::united::{Entry, Node, United, TOP};
-use super::{MetricDesc, Profile, RankInfo, Stats};
+use super::{MetricDesc, Profile, RankInfo, RankValue, Spread, Stats};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Version of the wire layout, checked first on decode: ranks built from different versions of
 /// the runtime must not silently misread each other.
 /// 4: ranks carry their CPU binding. 5: and the sampler's series. 6: and their clock offset.
-const WIRE_VERSION: u32 = 6;
+/// 7: nodes carry their spread over ranks, the header the number of merged ranks.
+const WIRE_VERSION: u32 = 7;
 
 /// Why bytes could not be turned back into a profile.
 #[derive(Debug)]
@@ -65,6 +67,7 @@ struct HeaderOut<'a> {
     diagnostics: &'a [String],
     keys: &'a [&'a str],
     ranks: &'a [RankInfo],
+    merged_ranks: u32,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +78,7 @@ struct HeaderIn {
     diagnostics: Vec<String>,
     keys: Vec<String>,
     ranks: Vec<RankInfo>,
+    merged_ranks: u32,
 }
 
 /// The version and the header of `p` (its nodes are not looked at), with the metric `keys`.
@@ -90,6 +94,7 @@ fn start(p: &Profile, keys: &[&str]) -> Vec<u8> {
         diagnostics: &p.diagnostics,
         keys,
         ranks: &p.ranks,
+        merged_ranks: p.rank_count(),
     };
     let mut out = postcard::to_allocvec(&WIRE_VERSION).expect("a u32 encodes");
     // Writing into a Vec cannot run out of room, and every field type is supported.
@@ -118,14 +123,40 @@ fn put_stats(out: &mut Vec<u8>, s: &Stats) {
     out.extend_from_slice(&s.max.to_le_bytes());
 }
 
+/// Spread: ranks (u32), a width flag like [`put_stats`]'s, sum, sumsq, then the smallest and the
+/// largest total as (rank u32, statistics).
+fn put_spread(out: &mut Vec<u8>, s: &Spread) {
+    let narrow_sum = i64::try_from(s.sum).ok();
+    let narrow_sq = u64::try_from(s.sumsq).ok();
+    put_u32(out, s.ranks);
+    out.push(u8::from(narrow_sum.is_none()) | (u8::from(narrow_sq.is_none()) << 1));
+    match narrow_sum {
+        Some(v) => out.extend_from_slice(&v.to_le_bytes()),
+        None => out.extend_from_slice(&s.sum.to_le_bytes()),
+    }
+    match narrow_sq {
+        Some(v) => out.extend_from_slice(&v.to_le_bytes()),
+        None => out.extend_from_slice(&s.sumsq.to_le_bytes()),
+    }
+    for v in [&s.min, &s.max] {
+        put_u32(out, v.rank);
+        put_stats(out, &v.stats);
+    }
+}
+
+/// A node's over-all statistics and spreads, each as (key, value) pairs after their count.
+struct NodeValues<'a> {
+    stats: Vec<(u32, &'a Stats)>,
+    spread: Vec<(u32, Spread)>,
+}
+
 fn put_node(
     out: &mut Vec<u8>,
     parent: u32,
     name: &str,
     thread: Option<u32>,
     start: Option<i64>,
-    stats: &mut dyn Iterator<Item = (u32, &Stats)>,
-    count: usize,
+    values: NodeValues,
 ) {
     put_u32(out, parent);
     put_u32(out, name.len() as u32);
@@ -137,10 +168,15 @@ fn put_node(
     if let Some(s) = start {
         out.extend_from_slice(&s.to_le_bytes());
     }
-    put_u32(out, count as u32);
-    for (k, s) in stats {
+    put_u32(out, values.stats.len() as u32);
+    for (k, s) in values.stats {
         put_u32(out, k);
         put_stats(out, s);
+    }
+    put_u32(out, values.spread.len() as u32);
+    for (k, s) in values.spread {
+        put_u32(out, k);
+        put_spread(out, &s);
     }
 }
 
@@ -174,15 +210,28 @@ pub fn encode(p: &Profile) -> Vec<u8> {
     out.reserve(p.nodes.len() * (40 + 60 * p.metrics.len() * (1 + p.ranks.len())));
     put_u32(&mut out, p.nodes.len() as u32);
     for n in &p.nodes {
-        let mut stats = n.stats.iter().map(|(k, s)| (key(k), s));
+        // Stored spreads, else those of the node's columns (a one-process profile).
+        let spread = if n.across_ranks.is_empty() {
+            n.per_rank
+                .iter()
+                .filter_map(|(k, col)| {
+                    Some((key(k), Spread::of_column(col, |c| p.column_rank(c))?))
+                })
+                .collect()
+        } else {
+            n.across_ranks.iter().map(|(k, s)| (key(k), *s)).collect()
+        };
+        let values = NodeValues {
+            stats: n.stats.iter().map(|(k, s)| (key(k), s)).collect(),
+            spread,
+        };
         put_node(
             &mut out,
             n.parent.map_or(TOP, |q| q as u32),
             &n.name,
             n.thread,
             n.start_ns,
-            &mut stats,
-            n.stats.len(),
+            values,
         );
     }
     let cols = p.ranks.len();
@@ -217,16 +266,11 @@ pub(crate) fn encode_partial(p: &Partial) -> Vec<u8> {
     out.reserve(t.nodes.len() * 100 + entries * 50);
     put_u32(&mut out, t.nodes.len() as u32);
     for n in &t.nodes {
-        let mut stats = n.stats.iter().map(|(k, s)| (*k, s));
-        put_node(
-            &mut out,
-            n.parent,
-            &n.name,
-            n.thread,
-            n.start_ns,
-            &mut stats,
-            n.stats.len(),
-        );
+        let values = NodeValues {
+            stats: n.stats.iter().map(|(k, s)| (*k, s)).collect(),
+            spread: n.spread.clone(),
+        };
+        put_node(&mut out, n.parent, &n.name, n.thread, n.start_ns, values);
     }
     put_u32(&mut out, t.columns.len() as u32);
     for col in &t.columns {
@@ -300,12 +344,42 @@ impl<'a> Reader<'a> {
             max,
         })
     }
+    fn spread(&mut self) -> Result<Spread, WireError> {
+        let ranks = self.u32()?;
+        let wide = self.u8()?;
+        let sum = if wide & 1 == 0 {
+            i128::from(self.i64()?)
+        } else {
+            i128::from_le_bytes(self.take()?)
+        };
+        let sumsq = if wide & 2 == 0 {
+            u128::from(self.u64()?)
+        } else {
+            u128::from_le_bytes(self.take()?)
+        };
+        let mut value = || -> Result<RankValue, WireError> {
+            Ok(RankValue {
+                rank: self.u32()?,
+                stats: self.stats()?,
+            })
+        };
+        let (min, max) = (value()?, value()?);
+        Ok(Spread {
+            ranks,
+            sum,
+            sumsq,
+            min,
+            max,
+        })
+    }
 }
 
 /// Smallest encoded sizes, for [`Reader::count`].
 const MIN_NODE: usize = 4 + 4 + 1 + 4;
 const MIN_STAT: usize = 4 + 8 + 1 + 8 + 8 + 8 + 8;
 const MIN_ENTRY: usize = 4 + MIN_STAT;
+// Key, ranks, width flag, sum, sumsq, then two (rank, statistics), each the size of MIN_STAT.
+const MIN_SPREAD: usize = 4 + 4 + 1 + 8 + 8 + 2 * MIN_STAT;
 
 pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
     let (version, rest) = postcard::take_from_bytes::<u32>(bytes).map_err(WireError::Decode)?;
@@ -337,12 +411,22 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
             }
             stats.push((k, r.stats()?));
         }
+        let count = r.count(MIN_SPREAD)?;
+        let mut spread = Vec::with_capacity(count);
+        for _ in 0..count {
+            let k = r.u32()?;
+            if k >= keys {
+                return Err(WireError::BadIndex);
+            }
+            spread.push((k, r.spread()?));
+        }
         nodes.push(Node {
             parent,
             name,
             thread,
             start_ns,
             stats,
+            spread,
         });
     }
     let cols = r.count(4)?;
@@ -381,6 +465,8 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
             })
             .collect(),
         metrics: h.metrics,
+        // A profile never holds fewer ranks than it has columns.
+        merged_ranks: h.merged_ranks.max(h.ranks.len() as u32),
         ranks: h.ranks,
         nodes: Vec::new(),
         diagnostics: h.diagnostics,
@@ -470,6 +556,7 @@ mod tests {
         let mut s = Stats::EMPTY;
         s.record(-7);
         let node = |id, parent, depth, name: &str| NodeRecord {
+            across_ranks: Default::default(),
             id,
             parent,
             depth,

@@ -26,6 +26,8 @@ static WRITING: Mutex<()> = Mutex::new(());
 pub enum Reason {
     /// Setting `rank_output`, before the final reduction.
     RankOutput,
+    /// A job larger than setting `per_rank_max`: this rank's values do not go to rank 0.
+    PerRankMax,
     /// An uncaught error on this rank.
     Error,
     /// Every `snapshot_interval` seconds.
@@ -40,6 +42,7 @@ impl Reason {
     fn text(self) -> &'static str {
         match self {
             Reason::RankOutput => "rank_output",
+            Reason::PerRankMax => "per_rank_max",
             Reason::Error => "error",
             Reason::Periodic => "snapshot_interval",
             Reason::DumpAfter => "dump_after",
@@ -52,10 +55,23 @@ impl Reason {
 /// snapshot folder; returns the folder. A rank that measured nothing yet writes nothing.
 /// Problems are reported on stderr.
 pub fn write(reason: Reason) -> Option<PathBuf> {
+    write_taken(reason, &mut crate::lifecycle::get())
+}
+
+/// [`write`] of `p`, this rank's profile just taken (so that the final outputs take it once);
+/// the snapshot's own metadata keys are removed from it again afterwards.
+pub fn write_taken(reason: Reason, p: &mut Profile) -> Option<PathBuf> {
+    // The metadata is small: copying it is cheaper than taking the profile again.
+    let metadata = p.metadata.clone();
+    let dir = write_with_keys(reason, p);
+    p.metadata = metadata;
+    dir
+}
+
+fn write_with_keys(reason: Reason, p: &mut Profile) -> Option<PathBuf> {
     let began = std::time::Instant::now();
     let s = crate::settings::current();
     let w = mpi::world();
-    let mut p = crate::lifecycle::get();
     if p.nodes.is_empty() && p.ranks.iter().all(|r| r.samples.is_none()) {
         // Nothing measured yet (a tool that imports rankscope, a rank before its first region):
         // nothing to lose, and an empty folder would only litter.
@@ -89,7 +105,7 @@ pub fn write(reason: Reason) -> Option<PathBuf> {
     ] {
         p.metadata.insert(k.to_string(), v);
     }
-    let result = write_profile(&p, w.rank, Path::new(&s.output_path));
+    let result = write_profile(p, w.rank, Path::new(&s.output_path));
     match result {
         Ok(dir) => {
             log::debug!(

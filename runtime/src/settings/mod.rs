@@ -35,4 +35,4 @@ pub use state::{
     current, generation, get, init_errors, init_warnings, parse, reload, reset, set, update,
 };
 pub use table::{info, SettingInfo, Settings, ENV_PREFIX, TABLE};
-pub use value::{Kind, MpiThread, SettingValue};
+pub use value::{Kind, MpiThread, RankSet, SettingValue};

@@ -7,7 +7,7 @@
 
 use super::error::Problem;
 use super::options::{option_info, rows, OptionValues};
-use super::value::{Kind, MpiThread, SettingValue};
+use super::value::{Kind, MpiThread, RankSet, SettingValue};
 use super::SettingsError;
 use crate::suggest::closest;
 
@@ -241,6 +241,12 @@ settings_table! {
         "Thread support level requested by MPI_Init_thread when mpi_thread is on.";
     mpi_init: bool = "true",
         "Let rankscope initialise MPI under a launcher when the program does not (Rust: at init; Python: at the first collective or at exit); an MPI the program initialised is adopted either way.";
+    per_rank_max: u32 = "64",
+        "Jobs of at most this many ranks send every rank's values to rank 0 (a column per rank in every output); larger jobs send statistics over ranks per node (with each node's smallest and largest rank) plus the values of rank_filter's ranks. Set it above the job's size to keep every rank.";
+    rank_filter: RankSet = "",
+        "Ranks whose values reach rank 0's outputs whatever the job's size, as ranks and ranges: 0-3,63.";
+    per_rank_files: bool = "true",
+        "In jobs larger than per_rank_max, every rank whose values do not go to rank 0 writes them itself to <output_path>-rank<N>/ at the end (rankscope merge assembles them); off: only the statistics remain.";
     rank_output: bool = "false",
         "Every rank also writes its own snapshot file, so a job that dies loses nothing (mergeable offline).";
     auto_output: bool = "true",
@@ -365,6 +371,7 @@ mod tests {
                 " some path/with spaces ".into(),
             ),
             Kind::List => ("a, b c".into(), "a,b,c".into()),
+            Kind::Ranks => (" 63, 0-3 2".into(), "0-3,63".into()),
             Kind::Choice(names) => {
                 let other = names.iter().find(|n| **n != row.default).unwrap();
                 (other.to_uppercase(), other.to_string())

@@ -16,6 +16,8 @@ pub enum Kind {
     Text,
     /// A list of names.
     List,
+    /// MPI ranks and ranges (`0-3,63`), written as text.
+    Ranks,
     /// One of a fixed set of lowercase names (matched ignoring case).
     Choice(&'static [&'static str]),
 }
@@ -113,6 +115,89 @@ impl SettingValue for Vec<String> {
     }
 }
 
+/// A set of MPI ranks written as ranks and inclusive ranges, `0-3,63` (setting `rank_filter`).
+/// Empty: no rank.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RankSet {
+    /// Disjoint, sorted, non-adjacent inclusive ranges.
+    ranges: Vec<(u32, u32)>,
+}
+
+impl RankSet {
+    /// Whether `rank` is in the set.
+    pub fn contains(&self, rank: u32) -> bool {
+        // Few ranges in practice; sorted, so a binary search when there are many.
+        let i = self.ranges.partition_point(|&(_, hi)| hi < rank);
+        self.ranges.get(i).is_some_and(|&(lo, _)| lo <= rank)
+    }
+
+    /// Whether no rank is in the set.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The set of the given inclusive ranges (in any order, overlapping or not).
+    pub fn from_ranges(ranges: impl IntoIterator<Item = (u32, u32)>) -> RankSet {
+        let mut v: Vec<(u32, u32)> = ranges.into_iter().filter(|(a, b)| a <= b).collect();
+        v.sort_unstable();
+        let mut out: Vec<(u32, u32)> = Vec::with_capacity(v.len());
+        for (lo, hi) in v {
+            match out.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => out.push((lo, hi)),
+            }
+        }
+        RankSet { ranges: out }
+    }
+}
+
+impl SettingValue for RankSet {
+    const TYPE_NAME: &'static str = "ranks";
+    const ACCEPTED: &'static str =
+        "MPI ranks and inclusive ranges separated by commas, e.g. 0-3,63; empty: none";
+    const EXPECTED: &'static str =
+        "MPI ranks and ranges like 0-3,63 (non-negative integers, a range's first rank not above its last)";
+    const KIND: Kind = Kind::Ranks;
+
+    fn parse_text(text: &str) -> Option<Self> {
+        let number = |t: &str| -> Option<u32> {
+            let t = t.trim();
+            (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse().ok())
+                .flatten()
+        };
+        let mut ranges = Vec::new();
+        for item in text.split(|c: char| c == ',' || c.is_whitespace()) {
+            if item.is_empty() {
+                continue;
+            }
+            let (lo, hi) = match item.split_once('-') {
+                Some((a, b)) => (number(a)?, number(b)?),
+                None => (number(item)?, number(item)?),
+            };
+            if lo > hi {
+                return None;
+            }
+            ranges.push((lo, hi));
+        }
+        Some(RankSet::from_ranges(ranges))
+    }
+
+    fn to_text(&self) -> String {
+        self.ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 /// The thread support level rankscope asks for when it initialises MPI itself
 /// (`MPI_Init_thread`'s `required` argument).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -174,6 +259,24 @@ impl SettingValue for MpiThread {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rank_sets_read_ranks_and_ranges() {
+        let s = RankSet::parse_text("63, 0-3,2-5 9").unwrap();
+        assert_eq!(s.to_text(), "0-5,9,63");
+        for r in [0, 3, 5, 9, 63] {
+            assert!(s.contains(r), "{r}");
+        }
+        for r in [6, 8, 10, 62, 64] {
+            assert!(!s.contains(r), "{r}");
+        }
+        assert!(RankSet::parse_text("").unwrap().is_empty());
+        for bad in ["3-1", "a", "-1", "1-", "1.5", "0-3;5"] {
+            assert_eq!(RankSet::parse_text(bad), None, "{bad}");
+        }
+        let again = RankSet::parse_text(&s.to_text()).unwrap();
+        assert_eq!(again, s);
+    }
 
     #[test]
     fn booleans_accept_the_documented_spellings() {

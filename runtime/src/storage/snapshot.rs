@@ -51,6 +51,7 @@ fn thread_profile(
             per_rank.insert(entry.info.name.to_string(), vec![Some(s)]);
         }
         p.nodes.push(NodeRecord {
+            across_ranks: Default::default(),
             id,
             parent,
             depth: n.depth - 1,
@@ -69,6 +70,7 @@ fn thread_profile(
 fn append_under_thread(out: &mut Profile, part: Profile, thread: u32) {
     let base = out.nodes.len();
     out.nodes.push(NodeRecord {
+        across_ranks: Default::default(),
         id: base,
         parent: None,
         depth: 0,
