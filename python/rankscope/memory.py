@@ -235,25 +235,35 @@ class MemLogsList(Sequence[MemLog]):
 
 def merged_points(profile: dict[str, Any], kind: str = "rss") -> list[RankedPoint]:
     """Every label's value per rank in a (merged) rankscope profile, e.g. the ``profile.json``
-    rank 0 writes: the points of kind ``kind`` under ``memory points`` nodes."""
+    rank 0 writes: the points of kind ``kind`` under ``memory points`` nodes. Above setting
+    ``per_rank_max`` ranks ``values`` holds the ranks whose values were kept, while the smallest,
+    largest and mean come from the statistics over every rank."""
     metric = "python_heap_point" if kind == "python" else "memory_point"
     ranks = [int(r["rank"]) for r in profile.get("ranks") or [{"rank": 0}]]
     nodes = profile.get("nodes", [])
     groups = {n["id"] for n in nodes if n["name"] == _native.MEMORY_POINTS}
-    values: dict[str, dict[int, int]] = {}
+    out = []
     for node in nodes:
         if node.get("parent") not in groups:
             continue
-        column = node.get("per_rank", {}).get(metric) or []
-        for rank, stats in zip(ranks, column):
+        per_rank: dict[int, int] = {}
+        for rank, stats in zip(ranks, node.get("per_rank", {}).get(metric) or []):
             if stats and stats.get("laps", 0) > 0:
-                values.setdefault(node["name"], {})[rank] = stats["sum"] // stats["laps"]
-    out = []
-    for label, per_rank in values.items():
-        low = min(per_rank, key=lambda r: (per_rank[r], r))
-        high = max(per_rank, key=lambda r: (per_rank[r], -r))
-        mean = sum(per_rank.values()) / len(per_rank)
-        out.append(RankedPoint(label, per_rank, per_rank[low], low, per_rank[high], high, mean))
+                per_rank[rank] = stats["sum"] // stats["laps"]
+        spread = node.get("across_ranks", {}).get(metric)
+        if spread is not None:
+            # Each point is one lap per rank: a rank's total is its value.
+            lo, hi = spread["min"], spread["max"]
+            low = (lo["stats"]["sum"] // max(1, lo["stats"]["laps"]), lo["rank"])
+            high = (hi["stats"]["sum"] // max(1, hi["stats"]["laps"]), hi["rank"])
+            mean = spread["sum"] / max(1, spread["ranks"])
+        elif per_rank:
+            low = min((v, r) for r, v in per_rank.items())
+            high = max(per_rank.items(), key=lambda rv: (rv[1], -rv[0]))[::-1]
+            mean = sum(per_rank.values()) / len(per_rank)
+        else:
+            continue
+        out.append(RankedPoint(node["name"], per_rank, low[0], low[1], high[0], high[1], mean))
     return out
 
 

@@ -54,6 +54,9 @@ dart_count: int
 mpi_thread: bool
 mpi_thread_type: str
 mpi_init: bool
+per_rank_max: int
+rank_filter: str
+per_rank_files: bool
 rank_output: bool
 auto_output: bool
 snapshot_interval: int

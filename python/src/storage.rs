@@ -15,11 +15,16 @@ fn profile_json(py: Python<'_>) -> PyResult<String> {
     to_json(&p)
 }
 
-/// Collective over every rank: rank 0 gets every rank's profile (one column per rank) as JSON,
-/// the other ranks get None. Without MPI this is the local profile.
+/// Collective over every rank: rank 0 gets the merged profile as JSON (a column per rank whose
+/// values were kept, and every node's spread over ranks stored), the other ranks get None.
+/// Without MPI this is the local profile.
 #[pyfunction]
 fn dmp_profile_json(py: Python<'_>) -> PyResult<Option<String>> {
-    let merged = py.detach(rankscope::lifecycle::dmp_get);
+    let merged = py.detach(|| {
+        let mut p = rankscope::lifecycle::dmp_get()?;
+        p.store_spreads();
+        Some(p)
+    });
     merged.as_ref().map(to_json).transpose()
 }
 

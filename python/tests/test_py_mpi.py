@@ -93,6 +93,45 @@ def test_dmp_get_returns_every_rank_on_rank_zero(tmp_path):
     assert [r["rank"] for r in profile["ranks"]] == list(range(RANKS))
 
 
+def test_above_per_rank_max_dmp_get_keeps_the_filtered_ranks_and_summary_all(tmp_path):
+    p = run(
+        tmp_path,
+        WORK,
+        """
+    import json, rankscope
+    from rankscope.memory import MEMLOGS, MEMPOINT
+    rank = rankscope.world()["rank"]
+    for _ in range(rank + 1):
+        work()
+    MEMPOINT("after work")
+    kept = WallClockStorage.dmp_get()
+    spread = WallClockStorage.dmp_summary()
+    points = MEMLOGS.dmp_get()
+    if rank == 0:
+        work_rows = [r for r in spread if r["name"] == "work"]
+        point = next(p for p in points if p.label == "after work")
+        print(json.dumps({
+            "kept": [[r["rank"], r["count"]] for data in kept for r in data if r["name"] == "work"],
+            "summary": [[r["ranks"], r["count"], r["min_rank"], r["max_rank"]] for r in work_rows],
+            "point": [sorted(point.values), point.min_rank in range(4), point.max_rank in range(4)],
+        }))
+    """,
+        extra_env={"RANKSCOPE_PER_RANK_MAX": "2", "RANKSCOPE_RANK_FILTER": "2"},
+    )
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["kept"] == [[2, 3]]  # only rank 2's values; it called work() 3 times
+    # Every rank, whatever was kept: 1 + 2 + 3 + 4 calls; each call takes about the same time,
+    # so the wall-clock extremes are not asserted, only that they name ranks.
+    [[ranks, count, low, high]] = got["summary"]
+    assert (ranks, count) == (RANKS, 10) and low in range(RANKS) and high in range(RANKS)
+    assert got["point"] == [[2], True, True]
+    profile = merged_profile(tmp_path)
+    assert profile["merged_ranks"] == RANKS and [r["rank"] for r in profile["ranks"]] == [2]
+    for r in range(RANKS):  # every rank wrote its own values for an offline merge
+        assert (tmp_path / f"out-rank{r}" / "profile.json").is_file()
+
+
 @pytest.mark.parametrize("order", ["mpi4py-first", "rankscope-first"])
 def test_mpi4py_either_import_order(tmp_path, order):
     pytest.importorskip("mpi4py")

@@ -3,10 +3,14 @@
 //!
 //! ```text
 //! mpirun -n 16 target/release/examples/mpi_bench [--nodes 1000,10000] [--reps 3] [--csv]
+//!     [--methods reduce,stats,gather,floor]
 //! ```
-//! Prints one line per (nodes, shape, method) on rank 0: the best time of `--reps` runs and the
-//! peak heap growth during the reduction divided by the size of the merged result (1.0 would
-//! mean no memory beyond the result itself). Methods: `reduce` (`reduce_to_root`), `gather`
+//! Prints one line per (nodes, shape, method) on rank 0: the best time of `--reps` runs, the
+//! merged result's size in memory and in wire bytes (what the last hop carries at most), rank
+//! 0's peak heap growth during the reduction, and that peak divided by the size of the merged
+//! result (1.0 would mean no memory beyond the result itself). Methods: `reduce`
+//! (`reduce_to_root`: every rank's values), `stats` (`reduce_to_root_keeping` keeping no rank's
+//! values: the statistics over ranks only, what jobs above `per_rank_max` send), `gather`
 //! (`gather_to_root`) and `floor`: every rank only encodes and frees its own profile, then a
 //! barrier, which bounds from below what any method can take on the same machine.
 //!
@@ -175,18 +179,33 @@ fn main() {
         .collect();
     let reps: usize = opt("--reps").map_or(3, |s| s.parse().expect("--reps takes a number"));
     let csv = args.iter().any(|a| a == "--csv");
+    let methods: Vec<String> = opt("--methods")
+        .unwrap_or_else(|| "reduce,stats,gather,floor".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
 
     let w = mpi::init(mpi::ThreadLevel::Multiple);
     if w.rank == 0 && !csv {
         println!(
-            "{:>5} {:>7} {:>9} {:>7} {:>10} {:>9} {:>11} {:>9}",
-            "ranks", "nodes", "shape", "method", "time_s", "merged", "merged_MiB", "peak/res"
+            "{:>5} {:>7} {:>9} {:>7} {:>10} {:>9} {:>11} {:>9} {:>9} {:>9}",
+            "ranks",
+            "nodes",
+            "shape",
+            "method",
+            "time_s",
+            "merged",
+            "merged_MiB",
+            "wire_MiB",
+            "peak_MiB",
+            "peak/res"
         );
     }
     for &n in &sizes {
         for divergent in [false, true] {
-            for method in ["reduce", "gather", "floor"] {
+            for method in methods.iter().map(String::as_str) {
                 let (mut best, mut ratio, mut nodes, mut mib) = (f64::INFINITY, 0.0, 0, 0.0);
+                let (mut wire, mut peak_mib) = (0.0, 0.0);
                 for _ in 0..reps {
                     let local = profile(n, w.rank as u64, divergent);
                     mpi::barrier();
@@ -195,8 +214,9 @@ fn main() {
                     let t = Instant::now();
                     let merged = match method {
                         "reduce" => mpi::reduce_to_root(local),
+                        "stats" => mpi::reduce_to_root_keeping(local, &|_| false),
                         "gather" => mpi::gather_to_root(local),
-                        _ => {
+                        "floor" => {
                             // The floor of any method: every rank serialises and frees its own
                             // profile, then all meet in a barrier. No merging, no transfer.
                             drop(rankscope::profile::encode(&local));
@@ -205,6 +225,7 @@ fn main() {
                             best = best.min(t.elapsed().as_secs_f64());
                             None
                         }
+                        other => panic!("--methods: unknown method {other}"),
                     };
                     let dt = t.elapsed().as_secs_f64();
                     if let Some(m) = merged {
@@ -215,6 +236,8 @@ fn main() {
                         ratio = peak as f64 / result as f64;
                         nodes = m.nodes.len();
                         mib = result as f64 / (1 << 20) as f64;
+                        peak_mib = peak as f64 / (1 << 20) as f64;
+                        wire = rankscope::profile::encode(&m).len() as f64 / (1 << 20) as f64;
                     }
                     mpi::barrier();
                 }
@@ -222,13 +245,13 @@ fn main() {
                     let shape = if divergent { "divergent" } else { "identical" };
                     if csv {
                         println!(
-                            "{},{n},{shape},{method},{best:.4},{nodes},{mib:.1},{ratio:.2}",
+                            "{},{n},{shape},{method},{best:.4},{nodes},{mib:.1},{wire:.1},{peak_mib:.1},{ratio:.2}",
                             w.size
                         );
                     } else {
                         println!(
-                            "{:>5} {:>7} {:>9} {:>7} {:>10.4} {:>9} {:>11.1} {:>9.2}",
-                            w.size, n, shape, method, best, nodes, mib, ratio
+                            "{:>5} {:>7} {:>9} {:>7} {:>10.4} {:>9} {:>11.1} {:>9.1} {:>9.1} {:>9.2}",
+                            w.size, n, shape, method, best, nodes, mib, wire, peak_mib, ratio
                         );
                     }
                 }

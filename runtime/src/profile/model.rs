@@ -181,15 +181,9 @@ impl Profile {
         self.ranks.get(c).map_or(c as u32, |r| r.rank)
     }
 
-    /// Keeps the values of the ranks `keep` accepts and reduces the others to statistics:
-    /// every node's spread is stored first (so nothing of theirs is lost from it), then the
-    /// other ranks' columns and rank entries are dropped.
-    pub fn keep_ranks(&mut self, keep: impl Fn(u32) -> bool) {
-        let kept: Vec<bool> = self.ranks.iter().map(|r| keep(r.rank)).collect();
-        if kept.iter().all(|&k| k) {
-            return;
-        }
-        self.merged_ranks = self.rank_count();
+    /// Stores in every node the spreads it does not have yet, computed from its columns, so
+    /// that readers of the JSON find them whatever the number of ranks.
+    pub fn store_spreads(&mut self) {
         for node in &mut self.nodes {
             for (m, col) in &node.per_rank {
                 if !node.across_ranks.contains_key(m) {
@@ -199,6 +193,20 @@ impl Profile {
                     }
                 }
             }
+        }
+    }
+
+    /// Keeps the values of the ranks `keep` accepts and reduces the others to statistics:
+    /// every node's spread is stored first (so nothing of theirs is lost from it), then the
+    /// other ranks' columns and rank entries are dropped.
+    pub fn keep_ranks(&mut self, keep: impl Fn(u32) -> bool) {
+        let kept: Vec<bool> = self.ranks.iter().map(|r| keep(r.rank)).collect();
+        if kept.iter().all(|&k| k) {
+            return;
+        }
+        self.merged_ranks = self.rank_count();
+        self.store_spreads();
+        for node in &mut self.nodes {
             for col in node.per_rank.values_mut() {
                 let mut k = kept.iter();
                 col.retain(|_| *k.next().unwrap_or(&false));

@@ -183,11 +183,7 @@ mod tests {
 
     /// The spread of node `id` computed straight from a full profile's columns, independently
     /// of `Spread::merge`: (ranks, sum, sumsq, (min, its rank), (max, its rank)).
-    fn direct_spread(
-        p: &Profile,
-        id: usize,
-        m: &str,
-    ) -> Option<Direct> {
+    fn direct_spread(p: &Profile, id: usize, m: &str) -> Option<Direct> {
         let vals: Vec<(u32, i128)> = p.nodes[id]
             .per_rank
             .get(m)?
