@@ -16,9 +16,20 @@
 //!
 //! Shapes: `identical` (every rank has the same N nodes) and `divergent` (each rank enters a
 //! different three quarters of the N nodes, closed under ancestors, plus N/100 nodes of its own).
+//!
+//! ```text
+//! target/release/examples/mpi_bench --model [--nodes 10000] [--latency-us 1.5] [--bandwidth-gbs 12]
+//! ```
+//! The cost model, in one process without mpirun (nothing else competes for the core): times one
+//! hop of the reduction (decode what the peer sent, unite, encode what goes on) with statistics
+//! only and with c = 1, 8, 32 rank columns per side, the final build of rank 0's profile, and
+//! the merged result's heap; fits per-column costs; and projects the reduction time and rank 0's
+//! memory to 64, 6,400 and 100,000 ranks over a network of the given latency and bandwidth
+//! (defaults: an InfiniBand HDR link). Rank 0's critical path is ceil(log2 P) hops; hop k of a
+//! full reduction carries 2^k columns per side.
 
 use rankscope::mpi;
-use rankscope::profile::{MetricDesc, NodeRecord, Profile, RankInfo, Stats};
+use rankscope::profile::{MetricDesc, NodeRecord, Partial, Profile, RankInfo, Stats};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,6 +196,16 @@ fn main() {
         .map(str::to_string)
         .collect();
 
+    if args.iter().any(|a| a == "--model") {
+        let num =
+            |name: &str, default: f64| opt(name).map_or(default, |s| s.parse().expect("a number"));
+        model(
+            &sizes,
+            num("--latency-us", 1.5) * 1e-6,
+            num("--bandwidth-gbs", 12.0) * 1e9,
+        );
+        return;
+    }
     let w = mpi::init(mpi::ThreadLevel::Multiple);
     if w.rank == 0 && !csv {
         println!(
@@ -269,4 +290,149 @@ fn heap_of_local_estimate(local: &Profile) -> usize {
     let size = LIVE.load(Ordering::Relaxed) - before;
     drop(copy);
     size
+}
+
+/// Best of `reps` timings of `f` on fresh inputs from `setup`, seconds.
+fn best_of<T, R>(reps: usize, mut setup: impl FnMut() -> T, mut f: impl FnMut(T) -> R) -> f64 {
+    (0..reps)
+        .map(|_| {
+            let input = setup();
+            let t = Instant::now();
+            drop(std::hint::black_box(f(input)));
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Ranks `first..first + c` united, keeping their columns or (`columns` false) statistics only.
+fn partial(n: usize, divergent: bool, first: u64, c: u64, columns: bool) -> Partial {
+    let mut it = (first..first + c).map(|r| {
+        let mut p = profile(n, r, divergent);
+        if !columns {
+            p.keep_ranks(|_| false);
+        }
+        Partial::from_profile(p)
+    });
+    let mut acc = it.next().expect("c >= 1");
+    it.for_each(|p| acc.concat(p));
+    acc
+}
+
+/// One hop: decode the peer's bytes, unite, encode what goes on. Returns (seconds, bytes in).
+fn hop(n: usize, divergent: bool, c: u64, columns: bool) -> (f64, usize) {
+    let peer = partial(n, divergent, c, c, columns).to_bytes();
+    let t = best_of(
+        3,
+        || partial(n, divergent, 0, c, columns),
+        |mut mine| {
+            mine.concat(Partial::from_bytes(&peer).expect("own bytes"));
+            mine.to_bytes()
+        },
+    );
+    (t, peer.len())
+}
+
+/// Heap bytes of rank 0's built profile and the seconds to build it from the united form.
+fn build(n: usize, divergent: bool, c: u64, columns: bool) -> (f64, usize) {
+    let t = best_of(
+        3,
+        || partial(n, divergent, 0, c, columns),
+        Partial::into_profile,
+    );
+    let built = partial(n, divergent, 0, c, columns).into_profile();
+    // What dropping it gives back is its heap.
+    let with = LIVE.load(Ordering::Relaxed);
+    drop(built);
+    (t, with.saturating_sub(LIVE.load(Ordering::Relaxed)))
+}
+
+/// Least-squares line through (x, y): (intercept, slope).
+fn fit(points: &[(f64, f64)]) -> (f64, f64) {
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+    let (mx, my) = (sx / n, sy / n);
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (my - slope * mx, slope)
+}
+
+fn model(sizes: &[usize], latency: f64, bandwidth: f64) {
+    const MIB: f64 = (1 << 20) as f64;
+    println!(
+        "network: latency {:.1} us, bandwidth {:.1} GB/s",
+        latency * 1e6,
+        bandwidth / 1e9
+    );
+    for &n in sizes {
+        for divergent in [false, true] {
+            let shape = if divergent { "divergent" } else { "identical" };
+            let (stats_hop, stats_bytes) = hop(n, divergent, 1, false);
+            let (stats_build, stats_heap) = build(n, divergent, 1, false);
+            let cols = [1u64, 8, 32];
+            let hops: Vec<(f64, usize)> =
+                cols.iter().map(|&c| hop(n, divergent, c, true)).collect();
+            let (t0, t1) = fit(&cols
+                .iter()
+                .zip(&hops)
+                .map(|(&c, h)| (c as f64, h.0))
+                .collect::<Vec<_>>());
+            let (b0, b1) = fit(&cols
+                .iter()
+                .zip(&hops)
+                .map(|(&c, h)| (c as f64, h.1 as f64))
+                .collect::<Vec<_>>());
+            let builds: Vec<(f64, usize)> = [8u64, 32]
+                .iter()
+                .map(|&c| build(n, divergent, c, true))
+                .collect();
+            let (_, build_per_col) = fit(&[(8.0, builds[0].0), (32.0, builds[1].0)]);
+            let (m0, m1) = fit(&[(8.0, builds[0].1 as f64), (32.0, builds[1].1 as f64)]);
+            println!(
+                "\n{n} nodes, {shape}: one hop, statistics only: {:.1} ms, {:.2} MiB in; \
+                 with c columns per side: {:.1} ms + {:.3} ms x c, {:.2} MiB + {:.3} MiB x c",
+                stats_hop * 1e3,
+                stats_bytes as f64 / MIB,
+                t0 * 1e3,
+                t1 * 1e3,
+                b0 / MIB,
+                b1 / MIB
+            );
+            println!(
+                "  rank 0's build: statistics only {:.1} ms, {:.1} MiB; full {:.3} ms and {:.2} MiB per rank",
+                stats_build * 1e3,
+                stats_heap as f64 / MIB,
+                build_per_col * 1e3,
+                m1 / MIB
+            );
+            println!(
+                "  {:>7} {:>5} {:>12} {:>14} {:>12} {:>14}",
+                "ranks", "hops", "stats_s", "stats_MiB", "full_s", "full_MiB"
+            );
+            for p in [2u64, 64, 256, 6_400, 100_000] {
+                let k = 64 - (p - 1).leading_zeros() as u64; // ceil(log2 p)
+                let wire = |bytes: f64| latency + bytes / bandwidth;
+                let stats = k as f64 * (stats_hop + wire(stats_bytes as f64)) + stats_build;
+                // Hop j carries 2^j columns per side.
+                let full: f64 = (0..k)
+                    .map(|j| {
+                        let c = (1u64 << j) as f64;
+                        t0 + t1 * c + wire(b0 + b1 * c)
+                    })
+                    .sum::<f64>()
+                    + build_per_col * p as f64;
+                println!(
+                    "  {:>7} {:>5} {:>12.3} {:>14.1} {:>12.2} {:>14.0}",
+                    p,
+                    k,
+                    stats,
+                    stats_heap as f64 / MIB,
+                    full,
+                    (m0 + m1 * p as f64) / MIB
+                );
+            }
+        }
+    }
 }

@@ -137,7 +137,7 @@ fn stamp(mut p: Profile, w: &WorldInfo) -> Profile {
 #[cfg(feature = "mpi")]
 mod imp {
     use super::super::patient::{private_world, wait};
-    use crate::profile::{decode_partial, encode, encode_partial, Partial, Profile};
+    use crate::profile::{encode, Partial, Profile};
     use mpi::collective::CommunicatorCollectives;
     use mpi::datatype::PartitionMut;
     use mpi::point_to_point::{Destination, Source};
@@ -165,7 +165,7 @@ mod imp {
             if rank & step != 0 {
                 let bytes = match &held {
                     Held::Own(p) => encode(p),
-                    Held::Merged(p) => encode_partial(p),
+                    Held::Merged(p) => p.to_bytes(),
                 };
                 // Free it before waiting on the receiver.
                 drop(held);
@@ -178,7 +178,7 @@ mod imp {
                     Held::Own(p) => Partial::from_profile(p),
                     Held::Merged(p) => p,
                 };
-                match decode_partial(&bytes) {
+                match Partial::from_bytes(&bytes) {
                     Ok(other) => {
                         drop(bytes);
                         acc.concat(other)
@@ -251,7 +251,7 @@ mod imp {
         });
         if total > i32::MAX as u64 {
             drop(comm);
-            let p = decode_partial(&bytes).expect("own encoding decodes");
+            let p = Partial::from_bytes(&bytes).expect("own encoding decodes");
             return reduce(p.into_profile(), super::MAX_CHUNK);
         }
         let root = comm.process_at_rank(0);
@@ -285,7 +285,7 @@ mod imp {
         let mut acc: Option<Partial> = None;
         for (c, d) in counts.iter().zip(&displs) {
             let piece = &all[*d as usize..(*d + *c) as usize];
-            match (decode_partial(piece), acc.as_mut()) {
+            match (Partial::from_bytes(piece), acc.as_mut()) {
                 (Ok(p), Some(a)) => a.concat(p),
                 (Ok(p), None) => acc = Some(p),
                 (Err(e), Some(a)) => a

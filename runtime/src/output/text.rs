@@ -308,14 +308,25 @@ fn header(p: &Profile) -> String {
     );
     if !p.has_every_rank() {
         let kept = RankSet::from_ranges(p.ranks.iter().map(|r| (r.rank, r.rank)));
+        // The run's settings say whether the ranks wrote their own values.
+        let own_files = p
+            .metadata
+            .get("settings")
+            .and_then(|s| s.get("per_rank_files"))
+            == Some(&serde_json::Value::from("true"));
         let _ = writeln!(
             out,
             "  per-rank values: {} (settings per_rank_max, rank_filter); the statistics over \
-             ranks hold all {ranks}; <output_path>-rank<N>/ hold each rank's own values",
+             ranks hold all {ranks}{}",
             if kept.is_empty() {
                 "none".to_string()
             } else {
                 format!("ranks {}", SettingValue::to_text(&kept))
+            },
+            if own_files {
+                "; every rank wrote its own values to <output_path>-rank<N>/ (rankscope merge)"
+            } else {
+                ""
             }
         );
     }

@@ -12,11 +12,7 @@ mod united;
 mod wire;
 
 pub use model::{MetricDesc, NodeRecord, Profile, RankInfo, SCHEMA};
-// For the MPI reduction, which keeps the mergeable form between hops.
-#[cfg(feature = "mpi")]
-pub(crate) use partial::Partial;
+pub use partial::Partial;
 pub use spread::{RankValue, Spread};
 pub use stats::Stats;
 pub use wire::{decode, encode, WireError};
-#[cfg(feature = "mpi")]
-pub(crate) use wire::{decode_partial, encode_partial};

@@ -9,13 +9,15 @@
 use super::united::{Columns, United};
 use super::Profile;
 
-/// Some ranks' profiles, united.
+/// Some ranks' profiles, united: what each hop of the reduction holds, merges and sends. Public
+/// for tools and benchmarks that merge the way the reduction does (`mpi_bench --model` times
+/// one hop with it).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Partial {
+pub struct Partial {
     /// Everything but the nodes (its `nodes` stay empty).
-    pub header: Profile,
+    pub(crate) header: Profile,
     /// The nodes, with one entry list per rank of `header.ranks`.
-    pub tree: United,
+    pub(crate) tree: United,
 }
 
 impl Partial {
@@ -52,6 +54,16 @@ impl Partial {
             .extend(header.ranks.into_iter().skip(have));
         self.header.merged_ranks = self.header.merged_ranks.max(header.merged_ranks);
         self.tree.unite(tree, Columns::Merge);
+    }
+
+    /// The wire bytes of this form (what a rank sends; see [`super::encode`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        super::wire::encode_partial(self)
+    }
+
+    /// Reads wire bytes (from [`Partial::to_bytes`] or [`super::encode`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Partial, super::WireError> {
+        super::wire::decode_partial(bytes)
     }
 
     /// Builds the profile: nodes in pre-order with fresh ids, one per-rank slot per kept rank,
