@@ -97,6 +97,7 @@ def test_every_rank_wrote_its_own_values(scaled):
         own = json.loads((tmp / f"out-rank{r}" / "profile.json").read_text())
         assert [x["rank"] for x in own["ranks"]] == [r]
         assert own["metadata"]["snapshot.reason"] == "per_rank_max"
+        assert not (tmp / f"out-rank{r}" / "report.txt").exists()  # the JSON is the point
 
 
 def test_offline_assembly_equals_rank0_statistics_and_columns(scaled):

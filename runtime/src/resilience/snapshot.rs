@@ -105,7 +105,10 @@ fn write_with_keys(reason: Reason, p: &mut Profile) -> Option<PathBuf> {
     ] {
         p.metadata.insert(k.to_string(), v);
     }
-    let result = write_profile(p, w.rank, Path::new(&s.output_path));
+    // A job above per_rank_max writes one file per rank: the JSON `rankscope merge` reads is
+    // the point, a text report per rank would only cost time at the end of every rank.
+    let text = s.text_output && reason != Reason::PerRankMax;
+    let result = write_files(p, w.rank, Path::new(&s.output_path), text);
     match result {
         Ok(dir) => {
             log::debug!(
@@ -130,6 +133,17 @@ fn write_with_keys(reason: Reason, p: &mut Profile) -> Option<PathBuf> {
 /// `text_output`, `report.txt`. When the folder cannot be claimed or written (unwritable, full),
 /// the fallback folder takes it and later snapshots, and stderr names both. Returns the folder.
 pub fn write_profile(profile: &Profile, rank: u32, output_path: &Path) -> io::Result<PathBuf> {
+    let text = crate::settings::current().text_output;
+    write_files(profile, rank, output_path, text)
+}
+
+/// [`write_profile`], with `report.txt` only when `text`.
+fn write_files(
+    profile: &Profile,
+    rank: u32,
+    output_path: &Path,
+    text: bool,
+) -> io::Result<PathBuf> {
     let mut wanted = output_path.as_os_str().to_owned();
     wanted.push(format!("-rank{rank}"));
     let wanted = PathBuf::from(wanted);
@@ -142,7 +156,7 @@ pub fn write_profile(profile: &Profile, rank: u32, output_path: &Path) -> io::Re
             &format!("{prefix}profile.json"),
             &output::to_json(profile)?,
         )?;
-        if s.text_output {
+        if text {
             let text = output::text_report(profile, &crate::lifecycle::output_options(&s).text);
             output::write_atomic(dir, &format!("{prefix}report.txt"), text.as_bytes())?;
         }
