@@ -6,6 +6,7 @@
 # with CALI_CONFIG unset, rankscope with RANKSCOPE_AUTO_OUTPUT=off), so that finalize is
 # MPI_Finalize alone; the extra cost is the difference, taken within each repetition (the runs
 # of one repetition follow each other), and the table shows the median over the repetitions.
+# A second table does the same with the CPU seconds of the whole job (every rank and mpirun).
 #
 #   CALIPER_BENCH=/tmp/calbench/bench ./scripts/bench-finalize.sh
 #
@@ -54,21 +55,26 @@ RESULTS=$TMP/results.txt
 
 # One run: `run LABEL RANKS G REP "VAR=VALUE ..." PROGRAM ARGS...` runs PROGRAM under mpirun with
 # those variables (`-u VAR` unsets one), in a scratch folder (Caliper also reads a caliper.config
-# from the working directory); appends the result line, prefixed with what was run, to RESULTS;
-# deletes the outputs (the default outputs reach 150 MB at 64 ranks x 10k paths).
+# from the working directory); appends the result line, prefixed with what was run and followed
+# by the CPU seconds (user + system) of mpirun and all its ranks, to RESULTS; deletes the
+# outputs (the default outputs reach 150 MB at 64 ranks x 10k paths).
 run() {
   local label=$1 ranks=$2 g=$3 rep=$4 vars=$5
   shift 5
-  local dir=$TMP/run line
+  local dir=$TMP/run line cpu
   rm -rf "$dir" && mkdir -p "$dir"
+  # bash's `time` reports the children's rusage: mpirun waits for its ranks, so theirs is in it.
   # $vars is split into words on purpose: each is one env argument.
   # shellcheck disable=SC2086
-  if ! line=$(cd "$dir" && env $vars mpirun --oversubscribe -n "$ranks" "$@" 2>"$TMP/stderr.log" | grep -E 'finalize_s='); then
+  if ! { TIMEFORMAT='%U %S'; time (cd "$dir" && env $vars mpirun --oversubscribe -n "$ranks" "$@" \
+    >"$TMP/stdout.log" 2>"$TMP/stderr.log"); } 2>"$TMP/time.log" ||
+    ! line=$(grep -E 'finalize_s=' "$TMP/stdout.log"); then
     echo "run failed: $label, $ranks ranks, $g grandchildren:" >&2
     tail -20 "$TMP/stderr.log" >&2
     exit 1
   fi
-  echo "$label $ranks $rep $line" >>"$RESULTS"
+  cpu=$(awk '{print $1 + $2}' "$TMP/time.log")
+  echo "$label $ranks $rep $line cpu_s=$cpu" >>"$RESULTS"
   rm -rf "$dir"
 }
 
@@ -100,12 +106,15 @@ import sys
 from collections import defaultdict
 
 results, load_before, load_after = sys.argv[1:]
-# finalize[(ranks, paths)][label][rep] = seconds
+# finalize[(ranks, paths)][label][rep] = rank 0's finalize seconds; cpu: the whole job's CPU seconds
 finalize = defaultdict(lambda: defaultdict(dict))
+cpu = defaultdict(lambda: defaultdict(dict))
 for line in open(results):
     label, ranks, rep, rest = line.split(maxsplit=3)
     fields = dict(re.findall(r"(\w+)=(\S+)", rest))
-    finalize[(int(ranks), int(fields["paths"]))][label][rep] = float(fields["finalize_s"])
+    key = (int(ranks), int(fields["paths"]))
+    finalize[key][label][rep] = float(fields["finalize_s"])
+    cpu[key][label][rep] = float(fields["cpu_s"])
 
 
 def extra(runs, label, base):
@@ -135,5 +144,19 @@ for (ranks, paths), runs in sorted(finalize.items()):
     print(
         f"| {ranks} x {paths:,} | {cell(cal)} | {cell(dflt)} | {dflt[0] / cal[0]:.2f}x "
         f"| {cell(text)} | {text[0] / cal[0]:.2f}x | {base_c:.3f} / {base_r:.3f} |"
+    )
+print()
+print("Extra CPU seconds of the whole job (every rank and mpirun, user + system), same runs: what the")
+print("finalize costs all ranks together, less sensitive than rank 0's wall time to other work on the machine.")
+print()
+print("| ranks x paths | Caliper runtime-report | rankscope default outputs | ratio | rankscope text only | ratio |")
+print("|---|---|---|---|---|---|")
+for (ranks, paths), runs in sorted(cpu.items()):
+    cal = extra(runs, "caliper_report", "caliper_base")
+    dflt = extra(runs, "rankscope_default", "rankscope_base")
+    text = extra(runs, "rankscope_text", "rankscope_base")
+    print(
+        f"| {ranks} x {paths:,} | {cell(cal)} | {cell(dflt)} | {dflt[0] / cal[0]:.2f}x "
+        f"| {cell(text)} | {text[0] / cal[0]:.2f}x |"
     )
 PY
