@@ -15,10 +15,12 @@
 //!
 //! `--time-get` first calls `rankscope::get()` (this rank's own profile, what the reduction
 //! starts from) twice on every rank at once, as at finalize, and rank 0 reports the wall and
-//! thread CPU time of each call: the first pays the one-time costs (the machine's topology) that
-//! the finalize's call pays in a run without `--time-get`; the second is what the finalize's own
-//! call then costs. On an oversubscribed machine the wall time includes the other ranks' share
-//! of the cores; the CPU time does not.
+//! thread CPU time of each call: the first pays the one-time costs (such as loading the machine's
+//! topology with hwloc) that the finalize's call pays in a run without `--time-get`; the second
+//! is what the finalize's own call then costs. On an oversubscribed machine the wall time
+//! includes the other ranks' share of the cores; the CPU time does not. With
+//! `RANKSCOPE_VERBOSE=2` the runtime also logs the reduction's time (rank 0's `get()` included)
+//! and each writer's: together, where the finalize goes.
 //!
 //! Rank 0 prints one line on stdout, e.g.
 //! `finalize_bench ranks=4 paths=10101 visits=3 outputs=json,text,hdf5,caliper finalize_s=0.412`
