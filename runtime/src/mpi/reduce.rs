@@ -41,11 +41,11 @@ pub fn reduce_to_root(local: Profile) -> Option<Profile> {
 pub fn reduce_to_root_keeping(mut local: Profile, keep: &dyn Fn(u32) -> bool) -> Option<Profile> {
     let w = world();
     label(&mut local, &w);
-    local.keep_ranks(keep);
     if !usable(&w) {
+        local.keep_ranks(keep);
         return alone(local, &w);
     }
-    let root = imp::reduce(local, MAX_CHUNK);
+    let root = imp::reduce(local, MAX_CHUNK, keep(w.rank));
     root.map(|p| stamp(p, &w))
 }
 
@@ -58,7 +58,7 @@ pub fn reduce_to_root_chunked(mut local: Profile, chunk: usize) -> Option<Profil
     if !usable(&w) {
         return alone(local, &w);
     }
-    let root = imp::reduce(local, chunk.clamp(1, MAX_CHUNK));
+    let root = imp::reduce(local, chunk.clamp(1, MAX_CHUNK), true);
     root.map(|p| stamp(p, &w))
 }
 
@@ -137,7 +137,7 @@ fn stamp(mut p: Profile, w: &WorldInfo) -> Profile {
 #[cfg(feature = "mpi")]
 mod imp {
     use super::super::patient::{private_world, wait};
-    use crate::profile::{encode, Partial, Profile};
+    use crate::profile::{encode, encode_with, Partial, Profile};
     use mpi::collective::CommunicatorCollectives;
     use mpi::datatype::PartitionMut;
     use mpi::point_to_point::{Destination, Source};
@@ -156,7 +156,8 @@ mod imp {
         Merged(Partial),
     }
 
-    pub(super) fn reduce(local: Profile, chunk: usize) -> Option<Profile> {
+    /// `keep_mine`: whether this rank's values travel as its column (else only in the spreads).
+    pub(super) fn reduce(local: Profile, chunk: usize, keep_mine: bool) -> Option<Profile> {
         let comm = private_world();
         let (rank, size) = (comm.rank(), comm.size());
         let mut held = Held::Own(local);
@@ -164,7 +165,7 @@ mod imp {
         while step < size {
             if rank & step != 0 {
                 let bytes = match &held {
-                    Held::Own(p) => encode(p),
+                    Held::Own(p) => encode_with(p, keep_mine),
                     Held::Merged(p) => p.to_bytes(),
                 };
                 // Free it before waiting on the receiver.
@@ -175,7 +176,13 @@ mod imp {
             if rank + step < size {
                 let bytes = recv(&comm, rank + step);
                 let mut acc = match held {
-                    Held::Own(p) => Partial::from_profile(p),
+                    Held::Own(p) => {
+                        let mut form = Partial::from_profile(p);
+                        if !keep_mine {
+                            form.drop_columns();
+                        }
+                        form
+                    }
                     Held::Merged(p) => p,
                 };
                 match Partial::from_bytes(&bytes) {
@@ -194,7 +201,12 @@ mod imp {
             step = step.saturating_mul(2);
         }
         Some(match held {
-            Held::Own(p) => p,
+            Held::Own(mut p) => {
+                if !keep_mine {
+                    p.keep_ranks(|_| false);
+                }
+                p
+            }
             Held::Merged(p) => p.into_profile(),
         })
     }
@@ -252,7 +264,7 @@ mod imp {
         if total > i32::MAX as u64 {
             drop(comm);
             let p = Partial::from_bytes(&bytes).expect("own encoding decodes");
-            return reduce(p.into_profile(), super::MAX_CHUNK);
+            return reduce(p.into_profile(), super::MAX_CHUNK, true);
         }
         let root = comm.process_at_rank(0);
         let len = bytes.len() as Count;
@@ -304,7 +316,7 @@ mod imp {
     use crate::profile::Profile;
 
     // Never reached: without MPI `usable` is false and the callers return early.
-    pub(super) fn reduce(local: Profile, _chunk: usize) -> Option<Profile> {
+    pub(super) fn reduce(local: Profile, _chunk: usize, _keep_mine: bool) -> Option<Profile> {
         Some(local)
     }
 

@@ -15,4 +15,6 @@ pub use model::{MetricDesc, NodeRecord, Profile, RankInfo, SCHEMA};
 pub use partial::Partial;
 pub use spread::{RankValue, Spread};
 pub use stats::Stats;
+#[cfg(feature = "mpi")]
+pub(crate) use wire::encode_with;
 pub use wire::{decode, encode, WireError};

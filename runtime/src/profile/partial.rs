@@ -56,6 +56,13 @@ impl Partial {
         self.tree.unite(tree, Columns::Merge);
     }
 
+    /// Reduces every rank's values to the spreads: no rank column is left (the number of merged
+    /// ranks stays).
+    pub fn drop_columns(&mut self) {
+        self.header.ranks.clear();
+        self.tree.columns.clear();
+    }
+
     /// The wire bytes of this form (what a rank sends; see [`super::encode`]).
     pub fn to_bytes(&self) -> Vec<u8> {
         super::wire::encode_partial(self)

@@ -82,7 +82,7 @@ struct HeaderIn {
 }
 
 /// The version and the header of `p` (its nodes are not looked at), with the metric `keys`.
-fn start(p: &Profile, keys: &[&str]) -> Vec<u8> {
+fn start(p: &Profile, keys: &[&str], ranks: &[RankInfo]) -> Vec<u8> {
     let h = HeaderOut {
         schema: &p.schema,
         metadata: p
@@ -93,7 +93,7 @@ fn start(p: &Profile, keys: &[&str]) -> Vec<u8> {
         metrics: &p.metrics,
         diagnostics: &p.diagnostics,
         keys,
-        ranks: &p.ranks,
+        ranks,
         merged_ranks: p.rank_count(),
     };
     let mut out = postcard::to_allocvec(&WIRE_VERSION).expect("a u32 encodes");
@@ -188,6 +188,13 @@ fn put_entry(out: &mut Vec<u8>, node: u32, key: u32, s: &Stats) {
 
 /// Encodes a profile for sending to another rank (or for storing compactly).
 pub fn encode(p: &Profile) -> Vec<u8> {
+    encode_with(p, true)
+}
+
+/// [`encode`], without the rank columns unless `columns`: what a rank whose values stay home
+/// sends (the spreads carry them). Cheaper than [`Profile::keep_ranks`] then [`encode`], which
+/// would store every node's spreads in the profile first.
+pub(crate) fn encode_with(p: &Profile, columns: bool) -> Vec<u8> {
     let in_preorder = p
         .nodes
         .iter()
@@ -195,19 +202,29 @@ pub fn encode(p: &Profile) -> Vec<u8> {
         .all(|(i, n)| n.id == i && n.parent.is_none_or(|q| q < i));
     if !in_preorder {
         // Rare: let the travelling form repair the order first.
-        return encode_partial(&Partial::from_profile(p.clone()));
+        let mut form = Partial::from_profile(p.clone());
+        if !columns {
+            form.drop_columns();
+        }
+        return encode_partial(&form);
     }
     let mut keys: Vec<&str> = p.metrics.iter().map(|m| m.name.as_str()).collect();
     for n in &p.nodes {
-        for k in n.stats.keys().chain(n.per_rank.keys()) {
+        for k in n
+            .stats
+            .keys()
+            .chain(n.per_rank.keys())
+            .chain(n.across_ranks.keys())
+        {
             if !keys.contains(&k.as_str()) {
                 keys.push(k);
             }
         }
     }
     let key = |k: &str| keys.iter().position(|have| *have == k).expect("collected") as u32;
-    let mut out = start(p, &keys);
-    out.reserve(p.nodes.len() * (40 + 60 * p.metrics.len() * (1 + p.ranks.len())));
+    let ranks = if columns { &p.ranks[..] } else { &[] };
+    let mut out = start(p, &keys, ranks);
+    out.reserve(p.nodes.len() * (40 + 60 * p.metrics.len() * (1 + ranks.len())));
     put_u32(&mut out, p.nodes.len() as u32);
     for n in &p.nodes {
         // Stored spreads, else those of the node's columns (a one-process profile).
@@ -234,7 +251,7 @@ pub fn encode(p: &Profile) -> Vec<u8> {
             values,
         );
     }
-    let cols = p.ranks.len();
+    let cols = ranks.len();
     put_u32(&mut out, cols as u32);
     for c in 0..cols {
         let count_at = out.len();
@@ -261,7 +278,7 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, WireError> {
 pub(crate) fn encode_partial(p: &Partial) -> Vec<u8> {
     let t = &p.tree;
     let keys: Vec<&str> = t.keys.iter().map(String::as_str).collect();
-    let mut out = start(&p.header, &keys);
+    let mut out = start(&p.header, &keys, &p.header.ranks);
     let entries: usize = t.columns.iter().map(Vec::len).sum();
     out.reserve(t.nodes.len() * 100 + entries * 50);
     put_u32(&mut out, t.nodes.len() as u32);
