@@ -9,6 +9,7 @@ mod cell;
 mod config;
 mod local;
 mod names;
+mod records;
 mod snapshot;
 mod store;
 mod timeline;

@@ -9,6 +9,7 @@ use super::cell::{Seq, StatsCell};
 use super::names::NameId;
 use crate::profile::Stats;
 use crate::registry::MetricId;
+use std::ops::Range;
 
 /// Index of a node in its tree's arena.
 pub type NodeId = u32;
@@ -39,16 +40,35 @@ pub struct Node {
     seq: Seq,
 }
 
+/// A copy of a whole tree taken by a reader: nodes in pre-order and their statistics in one
+/// flat list, so that copying costs no allocation per node.
+#[derive(Default)]
+pub struct TreeCopy {
+    /// Every node but the root, parents before children.
+    pub nodes: Vec<NodeCopy>,
+    /// Statistics per metric of every node, in node order; each node names its range.
+    pub stats: Vec<(MetricId, Stats)>,
+}
+
 /// A copy of one node taken by a reader.
 pub struct NodeCopy {
+    /// Position of the parent in [`TreeCopy::nodes`], `None` for top-level regions.
+    pub parent: Option<u32>,
     /// Region name.
     pub name: NameId,
     /// Depth (1 for top-level regions).
     pub depth: u32,
     /// Timeline start, when this is a timeline entry.
     pub start_ns: Option<i64>,
-    /// Statistics per metric.
-    pub stats: Vec<(MetricId, Stats)>,
+    /// Where this node's statistics are in [`TreeCopy::stats`].
+    pub stats: Range<usize>,
+}
+
+impl TreeCopy {
+    /// The statistics of one node, per metric.
+    pub fn stats_of(&self, node: &NodeCopy) -> &[(MetricId, Stats)] {
+        &self.stats[node.stats.clone()]
+    }
 }
 
 /// The arena.
@@ -154,11 +174,14 @@ impl Tree {
         }
     }
 
-    /// Copies every node but the root in pre-order (parents first), with its parent's position
-    /// in the returned list (`None` for top-level regions). Safe to call while the owner records.
-    pub fn copy(&self) -> Vec<(Option<usize>, NodeCopy)> {
-        let mut out = Vec::with_capacity(self.nodes.len().saturating_sub(1));
-        let mut stack: Vec<(NodeId, Option<usize>)> = self.nodes[ROOT as usize]
+    /// Copies every node but the root in pre-order (parents first). Safe to call while the
+    /// owner records.
+    pub fn copy(&self) -> TreeCopy {
+        let mut out = TreeCopy {
+            nodes: Vec::with_capacity(self.nodes.len().saturating_sub(1)),
+            stats: Vec::with_capacity(self.nodes.len()),
+        };
+        let mut stack: Vec<(NodeId, Option<u32>)> = self.nodes[ROOT as usize]
             .children
             .iter()
             .rev()
@@ -166,23 +189,21 @@ impl Tree {
             .collect();
         while let Some((id, parent)) = stack.pop() {
             let n = &self.nodes[id as usize];
-            let stats = n.seq.read(|| {
-                n.metrics
-                    .iter()
-                    .zip(&n.cells)
-                    .map(|(&m, c)| (m, c.load()))
-                    .collect::<Vec<_>>()
+            let from = out.stats.len();
+            n.seq.read(|| {
+                // A retried read starts over from this node's first cell.
+                out.stats.truncate(from);
+                out.stats
+                    .extend(n.metrics.iter().zip(&n.cells).map(|(&m, c)| (m, c.load())));
             });
-            let at = out.len();
-            out.push((
+            let at = out.nodes.len() as u32;
+            out.nodes.push(NodeCopy {
                 parent,
-                NodeCopy {
-                    name: n.name,
-                    depth: n.depth,
-                    start_ns: n.start_ns,
-                    stats,
-                },
-            ));
+                name: n.name,
+                depth: n.depth,
+                start_ns: n.start_ns,
+                stats: from..out.stats.len(),
+            });
             stack.extend(n.children.iter().rev().map(|&c| (c, Some(at))));
         }
         out
@@ -210,11 +231,12 @@ mod tests {
         t.record(nb, s, &metrics, &[10, 20]);
         t.record(nb, s, &metrics, &[30, 40]);
         let copy = t.copy();
-        let names: Vec<_> = copy.iter().map(|(p, n)| (*p, n.name)).collect();
+        let names: Vec<_> = copy.nodes.iter().map(|n| (n.parent, n.name)).collect();
         assert_eq!(names, [(None, a), (Some(0), b), (None, c)]);
-        let stats = &copy[1].1.stats;
+        let stats = copy.stats_of(&copy.nodes[1]);
         assert_eq!((stats[0].1.sum, stats[1].1.sum), (40, 60));
-        assert_eq!(copy[2].1.depth, 1);
+        assert!(copy.stats_of(&copy.nodes[0]).is_empty());
+        assert_eq!(copy.nodes[2].depth, 1);
         let _ = nc;
     }
 
@@ -230,7 +252,11 @@ mod tests {
         t.record(n, Slots::Scattered, &[0, 7], &[1, 2]);
         t.record(n, Slots::Run(1), &[5], &[3]);
         let copy = t.copy();
-        let got: Vec<_> = copy[0].1.stats.iter().map(|(m, s)| (*m, s.sum)).collect();
+        let got: Vec<_> = copy
+            .stats_of(&copy.nodes[0])
+            .iter()
+            .map(|(m, s)| (*m, s.sum))
+            .collect();
         assert_eq!(got, [(0, 1), (5, 3), (7, 2)]);
     }
 
