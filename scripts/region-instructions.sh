@@ -9,7 +9,7 @@ components=${1:-wall_clock}
 cargo build -q --release -p rankscope --example region_loop
 count() {
   RANKSCOPE_AUTO_OUTPUT=off valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-    target/release/examples/region_loop "$1" "$components" 2>&1 |
+    "${CARGO_TARGET_DIR:-target}"/release/examples/region_loop "$1" "$components" 2>&1 |
     sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
 }
 small=$(count 100000)
