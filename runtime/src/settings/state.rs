@@ -62,6 +62,7 @@ pub fn current() -> Arc<Settings> {
 /// To cache settings, read the generation *before* calling [`current`], and call `current` again
 /// when the generation differs from the one read; the snapshot is then never older than the
 /// generation it is filed under.
+#[inline] // polled at every region start
 pub fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
 }

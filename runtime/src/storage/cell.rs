@@ -17,10 +17,13 @@ pub struct StatsCell {
     max: AtomicI64,
 }
 
+// Inline: called four times per lap, and across codegen units they were left as calls.
+#[inline(always)]
 fn load128(p: &[AtomicU64; 2]) -> u128 {
     p[0].load(Relaxed) as u128 | (p[1].load(Relaxed) as u128) << 64
 }
 
+#[inline(always)]
 fn store128(p: &[AtomicU64; 2], v: u128) {
     p[0].store(v as u64, Relaxed);
     p[1].store((v >> 64) as u64, Relaxed);
