@@ -8,7 +8,8 @@ use super::tree::{NodeId, Slots, ROOT};
 use crate::bundle::Bundle;
 use crate::collectors::{self, now_ns};
 use crate::registry::MetricId;
-use std::cell::UnsafeCell;
+use std::cell::Cell;
+use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -61,19 +62,66 @@ struct Local {
 }
 
 thread_local! {
-    static LOCAL: UnsafeCell<Option<Local>> = const { UnsafeCell::new(None) };
+    /// This thread's state: null before its first region, [`GONE`] once torn down. A plain
+    /// pointer (no destructor, constant initialiser) so that each access is one load from the
+    /// thread's block, with no lazy-initialisation or destructor-state check.
+    static LOCAL: Cell<*mut Local> = const { Cell::new(ptr::null_mut()) };
+    /// Owns the state and drops it when the thread ends. Touched only when the state is made.
+    static OWNER: Owner = const { Owner(Cell::new(ptr::null_mut())) };
+}
+
+/// [`LOCAL`] after the thread's state was dropped: regions are no longer recorded.
+const GONE: *mut Local = ptr::dangling_mut();
+
+/// Drops the thread's state at thread exit, after pointing [`LOCAL`] at [`GONE`] so that
+/// code run later by other thread-local destructors records nothing instead of using it.
+struct Owner(Cell<*mut Local>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let local = self.0.replace(ptr::null_mut());
+        let _ = LOCAL.try_with(|l| l.set(GONE));
+        if !local.is_null() {
+            // SAFETY: made by `Box::into_raw` in `make_local`, dropped only here; LOCAL no
+            // longer hands it out.
+            drop(unsafe { Box::from_raw(local) });
+        }
+    }
 }
 
 /// Runs `f` on this thread's state; `None` while the thread is being torn down.
 #[inline]
 fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
-    LOCAL
-        .try_with(|cell| {
-            // SAFETY: the state is thread-local and `f` never re-enters this function.
-            let local = unsafe { &mut *cell.get() };
-            f(local.get_or_insert_with(Local::new))
-        })
-        .ok()
+    let mut local = LOCAL.with(Cell::get);
+    if local.is_null() || local == GONE {
+        local = make_local()?;
+    }
+    // SAFETY: the state lives until the thread's `Owner` drops it (after which LOCAL is GONE),
+    // only this thread uses it, and `f` never re-enters this function.
+    Some(f(unsafe { &mut *local }))
+}
+
+/// Makes this thread's state on its first region; `None` once it has been torn down.
+#[cold]
+#[inline(never)]
+fn make_local() -> Option<*mut Local> {
+    if LOCAL.with(Cell::get) == GONE {
+        return None;
+    }
+    let local = Box::into_raw(Box::new(Local::new()));
+    match OWNER.try_with(|o| o.0.set(local)) {
+        Ok(()) => {
+            LOCAL.with(|l| l.set(local));
+            Some(local)
+        }
+        // The thread is already past its thread-local destructors.
+        Err(_) => {
+            LOCAL.with(|l| l.set(GONE));
+            // SAFETY: just made above and never handed out.
+            drop(unsafe { Box::from_raw(local) });
+            None
+        }
+    }
 }
 
 /// Starts a region on this thread. Never fails: a region that cannot be recorded (rankscope
