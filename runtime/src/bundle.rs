@@ -13,6 +13,8 @@ pub struct Bundle {
     shapes: Vec<(usize, usize)>,
     metrics: Vec<MetricId>,
     raw_len: usize,
+    /// The wall clock and nothing else (most regions): sampled inline, without a virtual call.
+    wall_only: bool,
 }
 
 impl Bundle {
@@ -55,11 +57,13 @@ impl Bundle {
                 .iter()
                 .map(|c| (c.raw_len(), c.metrics().len()))
                 .collect();
+            let wall_only = matches!(collectors[..], [c] if c.name() == "wall_clock");
             Box::leak(Box::new(Bundle {
                 collectors,
                 shapes,
                 metrics,
                 raw_len,
+                wall_only,
             }))
         }))
     }
@@ -70,18 +74,31 @@ impl Bundle {
     }
 
     /// Metric ids in the order [`Bundle::measure`] writes values.
+    #[inline]
     pub fn metrics(&self) -> &[MetricId] {
         &self.metrics
     }
 
     /// Raw readings per sample, all collectors together.
+    #[inline]
     pub fn raw_len(&self) -> usize {
         self.raw_len
+    }
+
+    /// Whether the bundle is the wall clock alone: its sample is one
+    /// [`wall_sample`](crate::collectors::wall_sample) and its one metric the
+    /// [`wall_elapsed_ns`](crate::collectors::wall_elapsed_ns) between two.
+    #[inline]
+    pub fn wall_clock_only(&self) -> bool {
+        self.wall_only
     }
 
     /// Takes the start sample into `raw[..raw_len()]`; the wall clock goes last.
     #[inline]
     pub fn sample_start(&self, raw: &mut [i64]) {
+        if self.wall_only {
+            return raw[0] = crate::collectors::wall_sample();
+        }
         // One collector (most often the wall clock alone): no loop, no slicing.
         if let [c] = self.collectors[..] {
             return c.sample(raw);
@@ -98,6 +115,10 @@ impl Bundle {
     /// the stop sample, so that no collector's size is capped here.
     #[inline]
     pub fn measure(&self, start: &[i64], stop: &mut [i64], out: &mut [i64]) {
+        if self.wall_only {
+            stop[0] = crate::collectors::wall_sample();
+            return out[0] = crate::collectors::wall_elapsed_ns(start[0], stop[0]);
+        }
         if let [c] = self.collectors[..] {
             c.sample(stop);
             return c.delta(start, stop, out);
