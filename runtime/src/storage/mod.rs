@@ -11,13 +11,15 @@ mod local;
 mod names;
 mod records;
 mod snapshot;
+mod stack;
 mod store;
 mod timeline;
 mod tree;
 
-pub use local::{enter, leave, open_regions, record_at, start, stop, stop_named, Token};
+pub use local::{enter, leave, open_regions, record_at, start, stop, stop_named};
 pub use names::{intern, resolve as name_of, NameId};
 pub use snapshot::profile;
+pub use stack::Token;
 
 /// The regions open on every thread now (thread index, names outermost first, how many are
 /// open), readable from any thread: what a snapshot asked by a signal marks as open.

@@ -174,6 +174,20 @@ impl Tree {
         }
     }
 
+    /// Records one lap of a one-metric bundle (`metrics` is that metric) at `node`: the
+    /// wall clock alone, most regions. Owner thread only.
+    #[inline]
+    pub fn record_one(&self, node: NodeId, slots: Slots, metrics: &[MetricId], value: i64) {
+        match slots {
+            Slots::Run(at) => {
+                let n = &self.nodes[node as usize];
+                let _write = n.seq.write();
+                n.cells[at as usize].record(value);
+            }
+            Slots::Scattered => self.record(node, slots, metrics, &[value]),
+        }
+    }
+
     /// Copies every node but the root in pre-order (parents first). Safe to call while the
     /// owner records.
     pub fn copy(&self) -> TreeCopy {
