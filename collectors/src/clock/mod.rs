@@ -54,6 +54,14 @@ pub fn wall_sample() -> i64 {
     sample_raw()
 }
 
+/// [`wall_sample`] when the wall clock is the TSC (one `rdtsc`, no call of any kind), else
+/// `None`: lets a hot path keep its common case free of calls and take its general path,
+/// which calls [`wall_sample`], on other machines.
+#[inline(always)]
+pub fn wall_sample_if_tsc() -> Option<i64> {
+    (MODE.load(Relaxed) == MODE_TSC).then(read_tsc)
+}
+
 /// Nanoseconds between two readings of [`wall_sample`], as [`WallClock`]'s delta gives them.
 #[inline(always)]
 pub fn wall_elapsed_ns(start: i64, stop: i64) -> i64 {

@@ -48,6 +48,16 @@ fn with_local<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
     Some(f(unsafe { &mut *stack }))
 }
 
+/// This thread's stack once made and until torn down; `None` otherwise (see [`with_local`]).
+/// For `start` and `stop`, which then take a path that makes no call.
+#[inline(always)]
+fn made_local() -> Option<&'static mut Stack> {
+    let stack = LOCAL.with(Cell::get);
+    // SAFETY: as in `with_local`; the caller uses the reference for one call that never
+    // re-enters this module.
+    (!stack.is_null() && stack != GONE).then(|| unsafe { &mut *stack })
+}
+
 /// Makes this thread's stack on its first region; `None` once it has been torn down.
 #[cold]
 #[inline(never)]
@@ -75,6 +85,16 @@ fn make_stack() -> Option<*mut Stack> {
 /// disabled, deeper than max_depth) is still tracked so that its stop matches.
 #[inline]
 pub fn start(name: NameId, bundle: &'static Bundle) -> Token {
+    match made_local() {
+        Some(l) => l.start(name, bundle, false),
+        None => start_first(name, bundle),
+    }
+}
+
+/// [`start`] on a thread whose stack is not made yet (or is torn down).
+#[cold]
+#[inline(never)]
+fn start_first(name: NameId, bundle: &'static Bundle) -> Token {
     with_local(|l| l.start(name, bundle, false)).unwrap_or(Token::unstarted(name))
 }
 
@@ -102,6 +122,16 @@ pub fn record_at(path: &[NameId], metrics: &[MetricId], values: &[i64]) {
 /// stopping a region that is not running records nothing. Both are reported as diagnostics.
 #[inline]
 pub fn stop(token: Token) {
+    match made_local() {
+        Some(l) => l.stop(token),
+        None => stop_first(token),
+    }
+}
+
+/// [`stop`] on a thread whose stack is not made yet (the stop is reported) or is torn down.
+#[cold]
+#[inline(never)]
+fn stop_first(token: Token) {
     with_local(|l| l.stop(token));
 }
 

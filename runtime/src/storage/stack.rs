@@ -6,7 +6,7 @@ use super::store::ThreadStore;
 use super::timeline;
 use super::tree::{NodeId, Slots, ROOT};
 use crate::bundle::Bundle;
-use crate::collectors::{self, now_ns, wall_elapsed_ns, wall_sample};
+use crate::collectors::{self, now_ns, wall_elapsed_ns, wall_sample, wall_sample_if_tsc};
 use crate::registry::MetricId;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -125,8 +125,57 @@ impl Stack {
     /// Starts a region; `external` ones take their values from the caller at [`Stack::leave`].
     /// Never fails: a region that cannot be recorded (disabled, deeper than max_depth) is still
     /// stacked so that its stop matches.
+    ///
+    /// The common case (settings unchanged, the same region as last time at this depth and
+    /// under this parent, the wall clock alone) calls nothing, so that it needs no saved
+    /// registers; everything else goes to [`Stack::start_any`].
     #[inline]
     pub(super) fn start(&mut self, name: NameId, bundle: &'static Bundle, external: bool) -> Token {
+        let depth = self.depth;
+        let parent = match depth.checked_sub(1) {
+            Some(up) if !self.config.flat => self.levels[up].node,
+            _ => ROOT,
+        };
+        let fast = !external
+            && bundle.wall_clock_only()
+            && config::generation() == self.generation
+            && self.levels.get(depth).is_some_and(|l| {
+                l.parent == parent && l.name == name && std::ptr::eq(l.bundle, bundle)
+            });
+        if !fast {
+            return self.start_any(name, bundle, external);
+        }
+        self.depth = depth + 1;
+        self.store.open.push(depth, name);
+        let level = &mut self.levels[depth];
+        level.timing = Timing::Wall;
+        // Read last, so that the bookkeeping above is not inside the region.
+        match wall_sample_if_tsc() {
+            Some(now) => level.start = now,
+            None => return self.start_by_call(depth),
+        }
+        Token {
+            depth: depth as u32,
+            name,
+        }
+    }
+
+    /// The end of [`Stack::start`]'s common case where the wall clock is not the TSC: its
+    /// reading is a call (a system call's worth of time anyway), kept out of the common case
+    /// so that the TSC machines' path makes no call and saves no registers.
+    #[inline(never)]
+    fn start_by_call(&mut self, depth: usize) -> Token {
+        let level = &mut self.levels[depth];
+        level.start = wall_sample();
+        Token {
+            depth: depth as u32,
+            name: level.name,
+        }
+    }
+
+    /// [`Stack::start`] in every case.
+    #[inline(never)]
+    fn start_any(&mut self, name: NameId, bundle: &'static Bundle, external: bool) -> Token {
         if config::generation() != self.generation {
             self.refresh();
         }
@@ -228,7 +277,6 @@ impl Stack {
     }
 
     /// Takes the start sample of `levels[depth]` onto the raw stack.
-    #[inline]
     fn sample_raw(&mut self, depth: usize, bundle: &Bundle) {
         let at = self.raw_top;
         let end = at + bundle.raw_len();
@@ -240,8 +288,38 @@ impl Stack {
 
     /// Stops the region `token` started. Stopping out of order stops the inner regions first;
     /// stopping a region that is not running records nothing. Both are reported.
+    ///
+    /// The common case (the innermost region, the wall clock alone) calls nothing; everything
+    /// else goes to [`Stack::stop_any`].
     #[inline]
     pub(super) fn stop(&mut self, token: Token) {
+        let depth = token.depth as usize;
+        let level = self.levels.get(depth).filter(|l| {
+            depth + 1 == self.depth && l.name == token.name && l.timing == Timing::Wall
+        });
+        let Some(&Level {
+            node,
+            slots: Slots::Run(at),
+            start,
+            ..
+        }) = level
+        else {
+            return self.stop_any(token);
+        };
+        // Where the wall clock is not the TSC its reading is a call: the general path.
+        let Some(stop) = wall_sample_if_tsc() else {
+            return self.stop_any(token);
+        };
+        self.depth = depth;
+        self.store.open.truncate(depth);
+        let elapsed = wall_elapsed_ns(start, stop);
+        // SAFETY: owning thread; recording goes through atomic cells only.
+        unsafe { self.store.owner_tree() }.record_one(node, at, elapsed);
+    }
+
+    /// [`Stack::stop`] in every case.
+    #[inline(never)]
+    fn stop_any(&mut self, token: Token) {
         let depth = token.depth as usize;
         if depth >= self.depth || self.levels[depth].name != token.name {
             return self.not_running(token);
@@ -299,7 +377,6 @@ impl Stack {
     }
 
     /// Stops the innermost running level, `levels[depth]`, and records its lap.
-    #[inline]
     fn finish(&mut self, depth: usize) {
         let l = self.levels[depth];
         // Read first, so that the bookkeeping below is not inside the region.
@@ -311,13 +388,13 @@ impl Stack {
         self.store.open.truncate(depth);
         match l.timing {
             Timing::Wall => {
-                let elapsed = wall_elapsed_ns(l.start, stop);
+                let elapsed = [wall_elapsed_ns(l.start, stop)];
                 // SAFETY: owning thread; recording goes through atomic cells only.
-                unsafe { self.store.owner_tree() }.record_one(
+                unsafe { self.store.owner_tree() }.record(
                     l.node,
                     l.slots,
                     l.bundle.metrics(),
-                    elapsed,
+                    &elapsed,
                 );
             }
             Timing::Raw => self.finish_raw(l),
@@ -326,7 +403,6 @@ impl Stack {
     }
 
     /// Samples and records a `Timing::Raw` level whose start sample is the last on the stack.
-    #[inline]
     fn finish_raw(&mut self, l: Level) {
         let metrics = l.bundle.metrics();
         let (at, n) = (l.start as usize, l.bundle.raw_len());

@@ -174,18 +174,13 @@ impl Tree {
         }
     }
 
-    /// Records one lap of a one-metric bundle (`metrics` is that metric) at `node`: the
-    /// wall clock alone, most regions. Owner thread only.
+    /// Records one lap of one metric whose cell is `at` (its bundle's `Slots::Run(at)`) at
+    /// `node`: the wall clock alone, most regions. Owner thread only.
     #[inline]
-    pub fn record_one(&self, node: NodeId, slots: Slots, metrics: &[MetricId], value: i64) {
-        match slots {
-            Slots::Run(at) => {
-                let n = &self.nodes[node as usize];
-                let _write = n.seq.write();
-                n.cells[at as usize].record(value);
-            }
-            Slots::Scattered => self.record(node, slots, metrics, &[value]),
-        }
+    pub fn record_one(&self, node: NodeId, at: u32, value: i64) {
+        let n = &self.nodes[node as usize];
+        let _write = n.seq.write();
+        n.cells[at as usize].record(value);
     }
 
     /// Copies every node but the root in pre-order (parents first). Safe to call while the
