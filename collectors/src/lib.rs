@@ -32,7 +32,9 @@ pub mod topology;
 mod unit;
 
 pub use catalog::{all, families, find, options, register, registrations, sources, RegisterError};
-pub use clock::{monotonic_ns, now_ns, wall_elapsed_ns, wall_sample, wall_sample_if_tsc};
+pub use clock::{
+    monotonic_ns, now_ns, tsc_elapsed_ns, wall_elapsed_ns, wall_sample, wall_sample_if_tsc,
+};
 pub use os::cpu::thread_cpu_ns;
 pub use unit::Unit;
 

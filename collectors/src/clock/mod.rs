@@ -65,12 +65,19 @@ pub fn wall_sample_if_tsc() -> Option<i64> {
 /// Nanoseconds between two readings of [`wall_sample`], as [`WallClock`]'s delta gives them.
 #[inline(always)]
 pub fn wall_elapsed_ns(start: i64, stop: i64) -> i64 {
-    let d = stop.wrapping_sub(start);
     // A sample was taken before any delta, so MODE is known here.
     match MODE.load(Relaxed) {
-        MODE_TSC => ((d as i128 * NS_PER_TICK_FIXED.load(Relaxed) as i128) >> 32) as i64,
-        _ => d,
+        MODE_TSC => tsc_elapsed_ns(start, stop),
+        _ => stop.wrapping_sub(start),
     }
+}
+
+/// [`wall_elapsed_ns`] for readings known to be TSC ticks (the stop came from
+/// [`wall_sample_if_tsc`]: the source never changes once known), without asking again.
+#[inline(always)]
+pub fn tsc_elapsed_ns(start: i64, stop: i64) -> i64 {
+    let d = stop.wrapping_sub(start);
+    ((d as i128 * NS_PER_TICK_FIXED.load(Relaxed) as i128) >> 32) as i64
 }
 
 #[cold]

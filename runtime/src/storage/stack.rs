@@ -6,7 +6,9 @@ use super::store::ThreadStore;
 use super::timeline;
 use super::tree::{NodeId, Slots, ROOT};
 use crate::bundle::Bundle;
-use crate::collectors::{self, now_ns, wall_elapsed_ns, wall_sample, wall_sample_if_tsc};
+use crate::collectors::{
+    self, now_ns, tsc_elapsed_ns, wall_elapsed_ns, wall_sample, wall_sample_if_tsc,
+};
 use crate::registry::MetricId;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -312,7 +314,8 @@ impl Stack {
         };
         self.depth = depth;
         self.store.open.truncate(depth);
-        let elapsed = wall_elapsed_ns(start, stop);
+        // The stop is a TSC reading, and so is the start: the clock's source never changes.
+        let elapsed = tsc_elapsed_ns(start, stop);
         // SAFETY: owning thread; recording goes through atomic cells only.
         unsafe { self.store.owner_tree() }.record_one(node, at, elapsed);
     }
