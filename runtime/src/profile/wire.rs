@@ -106,19 +106,25 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_stats(out: &mut Vec<u8>, s: &Stats) {
-    let narrow_sum = i64::try_from(s.sum).ok();
-    let narrow_sq = u64::try_from(s.sumsq).ok();
-    out.extend_from_slice(&s.laps.to_le_bytes());
+/// A width flag (bit 0: the sum takes 16 bytes, bit 1: the sum of squares does), then each in 8
+/// bytes when it fits, 16 otherwise.
+fn put_sums(out: &mut Vec<u8>, sum: i128, sumsq: u128) {
+    let narrow_sum = i64::try_from(sum).ok();
+    let narrow_sq = u64::try_from(sumsq).ok();
     out.push(u8::from(narrow_sum.is_none()) | (u8::from(narrow_sq.is_none()) << 1));
     match narrow_sum {
         Some(v) => out.extend_from_slice(&v.to_le_bytes()),
-        None => out.extend_from_slice(&s.sum.to_le_bytes()),
+        None => out.extend_from_slice(&sum.to_le_bytes()),
     }
     match narrow_sq {
         Some(v) => out.extend_from_slice(&v.to_le_bytes()),
-        None => out.extend_from_slice(&s.sumsq.to_le_bytes()),
+        None => out.extend_from_slice(&sumsq.to_le_bytes()),
     }
+}
+
+fn put_stats(out: &mut Vec<u8>, s: &Stats) {
+    out.extend_from_slice(&s.laps.to_le_bytes());
+    put_sums(out, s.sum, s.sumsq);
     out.extend_from_slice(&s.min.to_le_bytes());
     out.extend_from_slice(&s.max.to_le_bytes());
 }
@@ -126,18 +132,8 @@ fn put_stats(out: &mut Vec<u8>, s: &Stats) {
 /// Spread: ranks (u32), a width flag like [`put_stats`]'s, sum, sumsq, then the smallest and the
 /// largest total as (rank u32, statistics).
 fn put_spread(out: &mut Vec<u8>, s: &Spread) {
-    let narrow_sum = i64::try_from(s.sum).ok();
-    let narrow_sq = u64::try_from(s.sumsq).ok();
     put_u32(out, s.ranks);
-    out.push(u8::from(narrow_sum.is_none()) | (u8::from(narrow_sq.is_none()) << 1));
-    match narrow_sum {
-        Some(v) => out.extend_from_slice(&v.to_le_bytes()),
-        None => out.extend_from_slice(&s.sum.to_le_bytes()),
-    }
-    match narrow_sq {
-        Some(v) => out.extend_from_slice(&v.to_le_bytes()),
-        None => out.extend_from_slice(&s.sumsq.to_le_bytes()),
-    }
+    put_sums(out, s.sum, s.sumsq);
     for v in [&s.min, &s.max] {
         put_u32(out, v.rank);
         put_stats(out, &v.stats);
@@ -339,8 +335,8 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
-    fn stats(&mut self) -> Result<Stats, WireError> {
-        let laps = self.u64()?;
+    /// A width flag, then a sum and a sum of squares in 8 or 16 bytes each (see [`put_sums`]).
+    fn sums(&mut self) -> Result<(i128, u128), WireError> {
         let wide = self.u8()?;
         let sum = if wide & 1 == 0 {
             i128::from(self.i64()?)
@@ -352,6 +348,11 @@ impl<'a> Reader<'a> {
         } else {
             u128::from_le_bytes(self.take()?)
         };
+        Ok((sum, sumsq))
+    }
+    fn stats(&mut self) -> Result<Stats, WireError> {
+        let laps = self.u64()?;
+        let (sum, sumsq) = self.sums()?;
         let (min, max) = (self.i64()?, self.i64()?);
         Ok(Stats {
             laps,
@@ -363,17 +364,7 @@ impl<'a> Reader<'a> {
     }
     fn spread(&mut self) -> Result<Spread, WireError> {
         let ranks = self.u32()?;
-        let wide = self.u8()?;
-        let sum = if wide & 1 == 0 {
-            i128::from(self.i64()?)
-        } else {
-            i128::from_le_bytes(self.take()?)
-        };
-        let sumsq = if wide & 2 == 0 {
-            u128::from(self.u64()?)
-        } else {
-            u128::from_le_bytes(self.take()?)
-        };
+        let (sum, sumsq) = self.sums()?;
         let mut value = || -> Result<RankValue, WireError> {
             Ok(RankValue {
                 rank: self.u32()?,
