@@ -230,10 +230,10 @@ fn reduce(local: Profile) -> Option<Profile> {
     if let Some(p) = merged.as_ref().filter(|_| w.mpi) {
         log::info!(
             1,
-            "reduced {} ranks ({} with their values) to rank 0 in {:.3} s: {} nodes, {} metrics",
+            "reduced {} ranks to rank 0 in {:.3} s ({} with their values): {} nodes, {} metrics",
             p.rank_count(),
-            p.ranks.len(),
             began.elapsed().as_secs_f64(),
+            p.ranks.len(),
             p.nodes.len(),
             p.metrics.len()
         );
