@@ -396,17 +396,9 @@ fn final_outputs() {
     }
 }
 
-/// Writes this rank's own profile, without any communication, into a folder of its own next to
-/// the merged outputs: `<output_path>-rank<N>` (claimed once per process, then replaced file by
-/// file atomically; see [`resilience::snapshot`](crate::resilience::snapshot)). Used by
-/// `rank_output` (before the reduction, so that a job dying in it loses nothing) and after a
-/// fatal error. Returns the folder; problems are reported on stderr.
-pub fn write_rank_snapshot() -> Option<PathBuf> {
-    crate::resilience::snapshot::write(crate::resilience::Reason::RankOutput)
-}
-
 /// After a fatal error on this rank (an uncaught exception): writes this rank's own data
-/// ([`write_rank_snapshot`]) and, when other ranks exist, aborts the whole job with `code` so
+/// without any communication into `<output_path>-rank<N>/`
+/// ([`resilience::snapshot`](crate::resilience::snapshot)) and, when other ranks exist, aborts the whole job with `code` so
 /// that they do not hang in their next collective. The final reduction no longer happens.
 /// Returns (only when this process runs alone) the folder written.
 pub fn abort(code: i32) -> Option<PathBuf> {
