@@ -450,6 +450,13 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<Partial, WireError> {
             if node as usize >= n || key >= keys {
                 return Err(WireError::BadIndex);
             }
+            // Every rank's value also counts in its node's spread: a value without one is
+            // damage (a reader would then make the spread up from the columns alone).
+            if !nodes[node as usize].spread.iter().any(|(k, _)| *k == key) {
+                return Err(WireError::Invalid(format!(
+                    "node {node} has a rank's value of metric {key} but no spread over ranks"
+                )));
+            }
             col.push(Entry {
                 node,
                 key,
@@ -608,6 +615,21 @@ mod tests {
         let mut wrong = bytes.clone();
         wrong[0] = 99;
         assert!(matches!(decode(&wrong), Err(WireError::Version(99))));
+    }
+
+    /// Found by the fuzzer (fuzz/fuzz_targets/wire.rs): a rank's value whose node had no spread
+    /// decoded fine, and encoding the profile again made the spread up from the columns (a
+    /// different profile). Such bytes are damage: an error naming the node.
+    #[test]
+    fn a_value_without_its_spread_is_refused() {
+        let mut form = Partial::from_profile(sample());
+        form.header.merged_ranks = 5;
+        let at = form.tree.columns[0][0].node as usize;
+        form.tree.nodes[at].spread.clear();
+        match decode_partial(&encode_partial(&form)) {
+            Err(WireError::Invalid(why)) => assert!(why.contains("no spread"), "{why}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
     }
 
     /// Found by the fuzzer (fuzz/fuzz_targets/wire.rs): a NaN unit scale decoded fine and then
