@@ -109,6 +109,11 @@ pub struct NodeRecord {
     pub across_ranks: BTreeMap<String, Spread>,
 }
 
+/// The MPI rank of column `c` of a rank list (its position when the list is shorter).
+fn rank_of_column(ranks: &[RankInfo], c: usize) -> u32 {
+    ranks.get(c).map_or(c as u32, |r| r.rank)
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -178,16 +183,17 @@ impl Profile {
 
     /// The MPI rank of column `c` (its position when the rank list is shorter).
     pub fn column_rank(&self, c: usize) -> u32 {
-        self.ranks.get(c).map_or(c as u32, |r| r.rank)
+        rank_of_column(&self.ranks, c)
     }
 
     /// Stores in every node the spreads it does not have yet, computed from its columns, so
     /// that readers of the JSON find them whatever the number of ranks.
     pub fn store_spreads(&mut self) {
+        let ranks = &self.ranks;
+        let rank = |c: usize| rank_of_column(ranks, c);
         for node in &mut self.nodes {
             for (m, col) in &node.per_rank {
                 if !node.across_ranks.contains_key(m) {
-                    let rank = |c: usize| self.ranks.get(c).map_or(c as u32, |r| r.rank);
                     if let Some(s) = Spread::of_column(col, rank) {
                         node.across_ranks.insert(m.clone(), s);
                     }
